@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SOURCES ?= sources/sample.yaml
+SAMPLE_SITE ?= build/sample-site
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
+
+.PHONY: run test install install-dev sample-site bench clean
+
+$(BIN)/newsletter: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e .
+	@touch $@
+
+$(VENV)/.dev-installed: pyproject.toml $(BIN)/newsletter
+	$(BIN)/pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(BIN)/newsletter
+
+install-dev: $(VENV)/.dev-installed
+
+# Build the bundled sample site with dates around today, then run the monthly
+# pipeline on it. Ends by printing the draft's id.
+run: install
+	$(BIN)/newsletter sample-site --out $(SAMPLE_SITE)
+	$(BIN)/newsletter run --sources $(SAMPLE_SITE)/sources.yaml
+
+test: install-dev
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: install-dev
+	$(BIN)/python benchmarks/collect.py
+	$(BIN)/python benchmarks/curate.py
+	$(BIN)/python benchmarks/render.py
+
+clean:
+	rm -rf $(VENV) build .pytest_cache

@@ -1,0 +1,256 @@
+"""Plain data models shared by every stage of the pipeline.
+
+Nothing here does I/O. Every model converts to and from JSON-friendly dicts
+(datetimes as ISO 8601 strings) so that stages can be chained through JSON
+Lines on the command line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+KINDS = ("article", "event", "resource", "press")
+
+# Error categories a source can fail with (see collect.py). A source never
+# raises out of the collector: it yields items or one of these.
+ERROR_TIMEOUT = "timeout"
+ERROR_CONNECTION = "connection"
+ERROR_HTTP_STATUS = "http_status"
+ERROR_TOO_LARGE = "too_large"
+ERROR_NOT_A_FEED = "not_a_feed"
+ERROR_PARSE = "parse_error"
+ERROR_SELECTOR_EMPTY = "selector_empty"
+ERROR_INVALID_SOURCE = "invalid_source"
+ERROR_CATEGORIES = (
+    ERROR_TIMEOUT,
+    ERROR_CONNECTION,
+    ERROR_HTTP_STATUS,
+    ERROR_TOO_LARGE,
+    ERROR_NOT_A_FEED,
+    ERROR_PARSE,
+    ERROR_SELECTOR_EMPTY,
+    ERROR_INVALID_SOURCE,
+)
+# Errors worth retrying: the same request may succeed a moment later.
+TRANSIENT_ERRORS = (ERROR_TIMEOUT, ERROR_CONNECTION)
+
+
+def _iso(value: datetime | date | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_dt(value: Any) -> datetime | None:
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        return value
+    if isinstance(value, date):
+        return datetime(value.year, value.month, value.day)
+    return datetime.fromisoformat(str(value))
+
+
+@dataclass
+class Item:
+    """One thing worth telling subscribers about: an article, event, resource or press story."""
+
+    kind: str
+    title: str
+    url: str
+    source: str = ""
+    published: datetime | None = None
+    summary: str = ""
+    image: str | None = None
+    image_alt: str | None = None
+    # Press watch: the outlet that published the story, and the other outlets
+    # and links merged into this item by the dedupe step.
+    outlet: str | None = None
+    outlets: list[str] = field(default_factory=list)
+    merged: list[str] = field(default_factory=list)
+    # Events.
+    start: datetime | None = None
+    end: datetime | None = None
+    location: str | None = None
+    registration_url: str | None = None
+    registration_deadline: datetime | None = None
+    places: int | None = None
+    places_limited: bool = False
+    audience: str | None = None
+    contact: str | None = None
+    # Curation.
+    canonical_url: str | None = None
+    category: str | None = None
+    score: float | None = None
+    updated: bool = False
+    featured: bool = False
+    # Anything else a stage wants to carry along (kept through JSON).
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    DATETIME_FIELDS = ("published", "start", "end", "registration_deadline")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        for name in self.DATETIME_FIELDS:
+            data[name] = _iso(getattr(self, name))
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Item":
+        """Build an item from a dict; unknown keys go to ``extra``.
+
+        Raises ValueError naming the field when a required field is missing
+        or a date cannot be read.
+        """
+        known = {f.name for f in dataclasses.fields(cls)}
+        kwargs: dict[str, Any] = {}
+        extra = dict(data.get("extra") or {})
+        for key, value in data.items():
+            if key == "extra":
+                continue
+            if key in known:
+                kwargs[key] = value
+            else:
+                extra[key] = value
+        for required in ("title", "url"):
+            if not kwargs.get(required):
+                raise ValueError(f"item has no {required!r}")
+        kwargs.setdefault("kind", "article")
+        for name in cls.DATETIME_FIELDS:
+            if name in kwargs:
+                try:
+                    kwargs[name] = _parse_dt(kwargs[name])
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"field {name!r}: cannot read date {kwargs[name]!r}") from exc
+        for name in ("outlets", "merged"):
+            if kwargs.get(name) is None:
+                kwargs[name] = []
+        kwargs["extra"] = extra
+        return cls(**kwargs)
+
+    @property
+    def key(self) -> str:
+        """The identity used for dedupe and history: canonical URL when known."""
+        return self.canonical_url or self.url
+
+
+@dataclass
+class SourceError:
+    """Why a source yielded nothing this run. ``category`` is one of ERROR_CATEGORIES."""
+
+    category: str
+    message: str
+    http_status: int | None = None
+    retry_after: float | None = None
+
+    @property
+    def transient(self) -> bool:
+        if self.category in TRANSIENT_ERRORS:
+            return True
+        return self.category == ERROR_HTTP_STATUS and self.http_status is not None and (
+            self.http_status == 429 or self.http_status >= 500
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def __str__(self) -> str:
+        return f"{self.category}: {self.message}"
+
+
+@dataclass
+class SourceResult:
+    """What one source gave this run: items, or an error; ``not_modified`` on a 304."""
+
+    source: str
+    kind: str
+    items: list[Item] = field(default_factory=list)
+    error: SourceError | None = None
+    not_modified: bool = False
+    warnings: list[str] = field(default_factory=list)
+    etag: str | None = None
+    last_modified: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "kind": self.kind,
+            "items": [item.to_dict() for item in self.items],
+            "error": self.error.to_dict() if self.error else None,
+            "not_modified": self.not_modified,
+            "warnings": list(self.warnings),
+            "etag": self.etag,
+            "last_modified": self.last_modified,
+            "elapsed": self.elapsed,
+        }
+
+
+@dataclass
+class Issue:
+    """One monthly issue, curated and ready to render."""
+
+    month: date  # first day of the issue's month
+    today: date  # the day the issue is prepared (agenda starts here)
+    featured: list[Item] = field(default_factory=list)  # "À la une"
+    agenda: list[Item] = field(default_factory=list)  # upcoming events, sorted by start
+    news: dict[str, list[Item]] = field(default_factory=dict)  # category slug -> articles
+    resources: list[Item] = field(default_factory=list)
+    press: list[Item] = field(default_factory=list)
+    editorial: str | None = None
+    category_labels: dict[str, str] = field(default_factory=dict)  # slug -> French label
+
+    def all_items(self) -> list[Item]:
+        seen: set[int] = set()
+        out: list[Item] = []
+        groups = [self.featured, self.agenda, *self.news.values(), self.resources, self.press]
+        for group in groups:
+            for item in group:
+                if id(item) not in seen:
+                    seen.add(id(item))
+                    out.append(item)
+        return out
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "featured": len(self.featured),
+            "agenda": len(self.agenda),
+            "news": sum(len(v) for v in self.news.values()),
+            "resources": len(self.resources),
+            "press": len(self.press),
+        }
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "month": self.month.isoformat(),
+            "today": self.today.isoformat(),
+            "featured": [i.to_dict() for i in self.featured],
+            "agenda": [i.to_dict() for i in self.agenda],
+            "news": {k: [i.to_dict() for i in v] for k, v in self.news.items()},
+            "resources": [i.to_dict() for i in self.resources],
+            "press": [i.to_dict() for i in self.press],
+            "editorial": self.editorial,
+            "category_labels": dict(self.category_labels),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Issue":
+        def items(values: list[dict[str, Any]]) -> list[Item]:
+            return [Item.from_dict(v) for v in values]
+
+        return cls(
+            month=date.fromisoformat(data["month"]),
+            today=date.fromisoformat(data["today"]),
+            featured=items(data.get("featured", [])),
+            agenda=items(data.get("agenda", [])),
+            news={k: items(v) for k, v in (data.get("news") or {}).items()},
+            resources=items(data.get("resources", [])),
+            press=items(data.get("press", [])),
+            editorial=data.get("editorial"),
+            category_labels=dict(data.get("category_labels") or {}),
+        )

@@ -1,0 +1,268 @@
+"""Load and validate the sources file (YAML) that a non-developer edits.
+
+Schema (see sources/README.md for the French-speaking editor's guide)::
+
+    centre: irev                 # optional: branding/config name
+    taxonomy: taxonomy.yaml      # optional: path relative to this file
+    branding: branding.yaml      # optional: path relative to this file
+    sources:
+      - name: IREV – actualités  # unique, shown in reports
+        kind: article            # article | event | resource | press
+        type: feed               # feed | page
+        url: https://www.irev.fr/rss.xml   # http(s) URL or path relative to this file
+        outlet: Le Monde         # optional (press): outlet name if the feed does not give one
+        category: transitions    # optional: force this category on every item
+        enabled: true            # optional
+      - name: IREV – agenda
+        kind: event
+        type: page
+        url: sample-site/agenda.html
+        selectors:               # required for type: page
+          item: ".event-card"    # required: one element per item on the listing page
+          title: "h3"
+          link: "a"              # the href of the first match is the item's link
+          date: "time"
+          summary: ".teaser"
+          image: "img"
+        follow: true             # optional: fetch each item's detail page
+        detail:                  # optional: selectors on the detail page
+          title: "h1"
+          date: ".event-date"
+          hours: ".event-hours"
+          location: ".event-place"
+          registration: "a.registration"
+          places: ".places"
+          audience: ".audience"
+          contact: ".contact"
+          summary: ".intro"
+          image: "img"
+
+Every problem raises SourcesError with the file and the problem, never a
+traceback for the user.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import yaml
+
+from .models import KINDS
+
+TYPES = ("feed", "page")
+LISTING_SELECTORS = ("item", "title", "link", "date", "summary", "image")
+DETAIL_SELECTORS = (
+    "title",
+    "date",
+    "hours",
+    "location",
+    "registration",
+    "deadline",
+    "places",
+    "audience",
+    "contact",
+    "summary",
+    "image",
+)
+
+
+class SourcesError(Exception):
+    """The sources file is unusable. The message names the file and the problem."""
+
+
+@dataclass
+class Source:
+    name: str
+    kind: str
+    type: str
+    url: str
+    selectors: dict[str, str] = field(default_factory=dict)
+    detail: dict[str, str] = field(default_factory=dict)
+    follow: bool = False
+    outlet: str | None = None
+    category: str | None = None
+    enabled: bool = True
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def is_local(self) -> bool:
+        return not self.url.startswith(("http://", "https://"))
+
+    @property
+    def host(self) -> str:
+        return urlparse(self.url).hostname or "" if not self.is_local else ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "type": self.type,
+            "url": self.url,
+            "selectors": dict(self.selectors),
+            "detail": dict(self.detail),
+            "follow": self.follow,
+            "outlet": self.outlet,
+            "category": self.category,
+            "enabled": self.enabled,
+            "options": dict(self.options),
+        }
+
+
+@dataclass
+class SourcesConfig:
+    path: Path
+    sources: list[Source]
+    taxonomy_path: Path | None = None
+    branding_path: Path | None = None
+    centre: str | None = None
+
+    @property
+    def enabled(self) -> list[Source]:
+        return [s for s in self.sources if s.enabled]
+
+
+_KNOWN_KEYS = {
+    "name",
+    "kind",
+    "type",
+    "url",
+    "selectors",
+    "detail",
+    "follow",
+    "outlet",
+    "category",
+    "enabled",
+    "options",
+}
+
+
+def _resolve_url(raw: str, base_dir: Path) -> str:
+    if raw.startswith(("http://", "https://")):
+        return raw
+    if raw.startswith("file://"):
+        return str(Path(urlparse(raw).path))
+    return str((base_dir / raw).resolve())
+
+
+def load_sources(path: str | Path) -> SourcesConfig:
+    """Read and validate a sources file. Raises SourcesError naming the file."""
+    path = Path(path)
+    where = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SourcesError(f"{where}: file not found") from None
+    except IsADirectoryError:
+        raise SourcesError(f"{where}: is a directory, not a sources file") from None
+    except UnicodeDecodeError as exc:
+        raise SourcesError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise SourcesError(f"{where}: cannot read ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SourcesError(f"{where}: invalid YAML{pos}: {problem}") from None
+    if not isinstance(data, dict) or "sources" not in data:
+        raise SourcesError(f"{where}: expected a top-level 'sources:' list")
+    raw_sources = data["sources"]
+    if not isinstance(raw_sources, list) or not raw_sources:
+        raise SourcesError(f"{where}: 'sources:' must be a non-empty list")
+    base_dir = path.resolve().parent
+    sources: list[Source] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_sources, start=1):
+        label = f"{where}: source #{index}"
+        if not isinstance(raw, dict):
+            raise SourcesError(f"{label}: expected a mapping with name, kind, type and url")
+        if raw.get("name"):
+            label = f"{where}: source #{index} ({raw['name']!r})"
+        unknown = sorted(set(raw) - _KNOWN_KEYS)
+        if unknown:
+            raise SourcesError(f"{label}: unknown key(s) {', '.join(map(repr, unknown))}")
+        for key in ("name", "kind", "type", "url"):
+            value = raw.get(key)
+            if not isinstance(value, str) or not value.strip():
+                raise SourcesError(f"{label}: missing or empty '{key}'")
+        name = raw["name"].strip()
+        if name in seen:
+            raise SourcesError(f"{label}: duplicate name {name!r}")
+        seen.add(name)
+        kind = raw["kind"].strip()
+        if kind not in KINDS:
+            raise SourcesError(f"{label}: kind {kind!r} is not one of {', '.join(KINDS)}")
+        stype = raw["type"].strip()
+        if stype not in TYPES:
+            raise SourcesError(f"{label}: type {stype!r} is not one of {', '.join(TYPES)}")
+        url = raw["url"].strip()
+        scheme = urlparse(url).scheme
+        if scheme and len(scheme) > 1 and scheme not in ("http", "https", "file"):
+            raise SourcesError(f"{label}: url {url!r} must be http(s) or a path relative to the file")
+        if scheme in ("http", "https") and not urlparse(url).hostname:
+            raise SourcesError(f"{label}: url {url!r} has no host")
+        selectors = raw.get("selectors") or {}
+        detail = raw.get("detail") or {}
+        for key_name, mapping, allowed in (
+            ("selectors", selectors, LISTING_SELECTORS),
+            ("detail", detail, DETAIL_SELECTORS),
+        ):
+            if not isinstance(mapping, dict):
+                raise SourcesError(f"{label}: '{key_name}' must be a mapping of field: CSS selector")
+            bad = sorted(set(mapping) - set(allowed))
+            if bad:
+                raise SourcesError(
+                    f"{label}: unknown {key_name} field(s) {', '.join(map(repr, bad))}"
+                    f" (allowed: {', '.join(allowed)})"
+                )
+            for field_name, selector in mapping.items():
+                if not isinstance(selector, str) or not selector.strip():
+                    raise SourcesError(f"{label}: {key_name}.{field_name} must be a CSS selector")
+        if stype == "page" and not selectors.get("item"):
+            raise SourcesError(f"{label}: a page source needs selectors.item")
+        follow = raw.get("follow", False)
+        enabled = raw.get("enabled", True)
+        for key_name, value in (("follow", follow), ("enabled", enabled)):
+            if not isinstance(value, bool):
+                raise SourcesError(f"{label}: '{key_name}' must be true or false")
+        options = raw.get("options") or {}
+        if not isinstance(options, dict):
+            raise SourcesError(f"{label}: 'options' must be a mapping")
+        sources.append(
+            Source(
+                name=name,
+                kind=kind,
+                type=stype,
+                url=_resolve_url(url, base_dir),
+                selectors={k: v.strip() for k, v in selectors.items()},
+                detail={k: v.strip() for k, v in detail.items()},
+                follow=follow,
+                outlet=(raw.get("outlet") or None),
+                category=(raw.get("category") or None),
+                enabled=enabled,
+                options=options,
+            )
+        )
+
+    def _opt_path(key: str) -> Path | None:
+        value = data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or not value.strip():
+            raise SourcesError(f"{where}: '{key}' must be a path")
+        resolved = (base_dir / value).resolve()
+        if not resolved.is_file():
+            raise SourcesError(f"{where}: {key} file {value!r} not found")
+        return resolved
+
+    return SourcesConfig(
+        path=path,
+        sources=sources,
+        taxonomy_path=_opt_path("taxonomy"),
+        branding_path=_opt_path("branding"),
+        centre=data.get("centre"),
+    )
