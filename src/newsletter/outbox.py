@@ -1,0 +1,268 @@
+"""Drafts awaiting editorial approval, and the one guarded status transition.
+
+A draft is a folder ``<outbox>/<id>/`` holding what would be sent (HTML, text,
+MJML, social drafts, calendar files) and ``manifest.json``. Its status lives
+in the database and is mirrored into the manifest; it only ever changes
+through :func:`transition`, which checks the move is allowed and performs it
+with one compare-and-set, the way listmonk guards a campaign's status.
+
+    pending ──approve──► approved ──send──► sending ──► sent
+       │  ▲                 │                   └──► failed ──retry──► sending
+       │  └────reopen───────┤
+       └──reject──► rejected ◄┘        (rejected ──reopen──► pending)
+
+Writes are atomic: a draft folder is built under a temporary name and renamed
+into place; the manifest is replaced with os.replace, never rewritten in place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .store import Store, utcnow
+
+PENDING = "pending"
+APPROVED = "approved"
+REJECTED = "rejected"
+SENDING = "sending"
+SENT = "sent"
+FAILED = "failed"
+STATUSES = (PENDING, APPROVED, REJECTED, SENDING, SENT, FAILED)
+
+# target status -> the statuses it may be reached from
+ALLOWED_FROM: dict[str, tuple[str, ...]] = {
+    APPROVED: (PENDING,),
+    REJECTED: (PENDING, APPROVED),
+    PENDING: (APPROVED, REJECTED),
+    SENDING: (APPROVED, FAILED),
+    SENT: (SENDING,),
+    FAILED: (SENDING,),
+}
+
+STATUS_LABELS_FR = {
+    PENDING: "en attente de validation",
+    APPROVED: "validé",
+    REJECTED: "refusé",
+    SENDING: "envoi en cours",
+    SENT: "envoyé",
+    FAILED: "échec de l'envoi",
+}
+
+MANIFEST = "manifest.json"
+# Files whose content is what subscribers and followers get: hashed at
+# approval, checked again before sending.
+CONTENT_FILES = ("newsletter.html", "newsletter.txt", "social.json")
+
+
+class OutboxError(Exception):
+    """A draft cannot be found, read or moved. Messages are French: the officer sees them."""
+
+
+class TransitionError(OutboxError):
+    pass
+
+
+@dataclass
+class Draft:
+    id: str
+    path: Path
+    manifest: dict[str, Any]
+
+    @property
+    def status(self) -> str:
+        return self.manifest.get("status", "?")
+
+    def file(self, name: str) -> Path:
+        return self.path / name
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(65536), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def atomic_write(path: Path, data: bytes | str) -> None:
+    """Write ``data`` to ``path`` so that readers see the old or the new file, never half."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(raw)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _dump(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+
+
+def new_draft_id(month: date, now: datetime | None = None) -> str:
+    now = now or utcnow()
+    return f"{month:%Y-%m}-{now:%Y%m%d%H%M%S}-{secrets.token_hex(2)}"
+
+
+def create_draft(
+    outbox_dir: Path,
+    store: Store,
+    *,
+    month: date,
+    files: dict[str, bytes | str],
+    manifest: dict[str, Any],
+    draft_id: str | None = None,
+) -> Draft:
+    """Write a new pending draft atomically and register it in the database."""
+    outbox_dir = Path(outbox_dir)
+    outbox_dir.mkdir(parents=True, exist_ok=True)
+    draft_id = draft_id or new_draft_id(month)
+    final = outbox_dir / draft_id
+    if final.exists():
+        raise OutboxError(f"le brouillon {draft_id} existe déjà dans {outbox_dir}")
+    staging = Path(tempfile.mkdtemp(prefix=f".{draft_id}.", dir=outbox_dir))
+    try:
+        hashes: dict[str, str] = {}
+        for name, content in sorted(files.items()):
+            target = staging / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+            hashes[name] = sha256_file(target)
+        created = utcnow()
+        full_manifest = {
+            "id": draft_id,
+            "status": PENDING,
+            "month": f"{month:%Y-%m}",
+            "created_at": created.isoformat(),
+            **manifest,
+            "files": hashes,
+        }
+        (staging / MANIFEST).write_text(_dump(full_manifest), encoding="utf-8")
+        store.add_draft(draft_id, f"{month:%Y-%m}", PENDING)
+        os.rename(staging, final)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return Draft(id=draft_id, path=final, manifest=full_manifest)
+
+
+def _read_manifest(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise OutboxError(f"{path}: pas de {MANIFEST}, ce n'est pas un brouillon") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise OutboxError(f"{path / MANIFEST}: fichier illisible ({exc})") from None
+
+
+def load_draft(outbox_dir: Path, draft_id: str, store: Store | None = None) -> Draft:
+    outbox_dir = Path(outbox_dir)
+    if not draft_id or "/" in draft_id or draft_id.startswith("."):
+        raise OutboxError(f"identifiant de brouillon invalide : {draft_id!r}")
+    path = outbox_dir / draft_id
+    if not path.is_dir():
+        raise OutboxError(f"brouillon {draft_id!r} introuvable dans {outbox_dir}")
+    manifest = _read_manifest(path)
+    if store is not None:
+        status = store.draft_status(draft_id)
+        if status is not None:
+            manifest["status"] = status
+    return Draft(id=draft_id, path=path, manifest=manifest)
+
+
+def list_drafts(outbox_dir: Path, store: Store | None = None) -> list[Draft]:
+    outbox_dir = Path(outbox_dir)
+    if not outbox_dir.is_dir():
+        return []
+    out = []
+    for path in sorted(outbox_dir.iterdir()):
+        if path.is_dir() and not path.name.startswith(".") and (path / MANIFEST).is_file():
+            try:
+                out.append(load_draft(outbox_dir, path.name, store))
+            except OutboxError:
+                continue
+    out.sort(key=lambda d: d.manifest.get("created_at", ""), reverse=True)
+    return out
+
+
+def changed_files(draft: Draft, reference: dict[str, str]) -> list[str]:
+    """Names of content files whose hash differs from ``reference``."""
+    changed = []
+    for name in CONTENT_FILES:
+        path = draft.file(name)
+        if name not in reference and not path.exists():
+            continue
+        current = sha256_file(path) if path.exists() else None
+        if current != reference.get(name):
+            changed.append(name)
+    return changed
+
+
+def transition(
+    outbox_dir: Path,
+    store: Store,
+    draft_id: str,
+    to: str,
+    *,
+    actor: str = "cli",
+    note: str | None = None,
+) -> Draft:
+    """The single place where a draft's status changes.
+
+    Refuses a move the state machine does not allow, and refuses to send a
+    draft whose content changed after it was approved. On success the
+    manifest is rewritten atomically with the new status and the event.
+    """
+    if to not in ALLOWED_FROM:
+        raise TransitionError(f"statut inconnu : {to!r}")
+    draft = load_draft(outbox_dir, draft_id, store)
+    current = draft.status
+    if current not in ALLOWED_FROM[to]:
+        raise TransitionError(
+            f"brouillon {draft_id} : impossible de passer de « {STATUS_LABELS_FR.get(current, current)} »"
+            f" à « {STATUS_LABELS_FR[to]} »"
+        )
+    extra: dict[str, Any] = {}
+    if to == APPROVED:
+        extra["approved_files"] = {
+            name: sha256_file(draft.file(name)) for name in CONTENT_FILES if draft.file(name).exists()
+        }
+    if to == SENDING:
+        approved = draft.manifest.get("approved_files") or {}
+        changed = changed_files(draft, approved)
+        if changed:
+            raise TransitionError(
+                f"brouillon {draft_id} : {', '.join(changed)} modifié(s) après la validation ;"
+                " validez-le de nouveau avant l'envoi"
+            )
+    previous = store.compare_and_set_status(draft_id, ALLOWED_FROM[to], to, actor=actor, note=note)
+    if previous is None:
+        now = store.draft_status(draft_id)
+        raise TransitionError(
+            f"brouillon {draft_id} : son statut a changé entre-temps"
+            f" (« {STATUS_LABELS_FR.get(now, now)} »), rien n'a été modifié"
+        )
+    manifest = dict(draft.manifest)
+    manifest.update(extra)
+    manifest["status"] = to
+    manifest["events"] = store.draft_events(draft_id)
+    atomic_write(draft.path / MANIFEST, _dump(manifest))
+    return Draft(id=draft_id, path=draft.path, manifest=manifest)

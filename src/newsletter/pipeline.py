@@ -1,0 +1,232 @@
+"""The monthly job as plain functions: collect → curate → render → queue.
+
+``flows/monthly.py`` wraps these in Prefect tasks (retries on I/O only);
+:func:`run_monthly` chains them without Prefect for tests and tools.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from .models import Issue, SourceResult
+from .settings import Settings
+from .sources import SourcesConfig, load_sources
+from .store import Store
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SOURCES = REPO_ROOT / "sources" / "sources.yaml"
+
+
+def today_paris() -> date:
+    from .normalize import PARIS
+
+    return datetime.now(PARIS).date()
+
+
+def resolve_dates(month: str | None, today: str | None) -> tuple[date, date]:
+    """Parse ``--month YYYY-MM`` and ``--today YYYY-MM-DD``; return (month's first day, today).
+
+    Without --today: the real day, or the first day of --month when that month
+    is not the current one. Without --month: today's month.
+    """
+    real_today = today_paris()
+    day: date | None = None
+    if today:
+        try:
+            day = date.fromisoformat(today)
+        except ValueError:
+            raise ValueError(f"--today {today!r}: expected a date as YYYY-MM-DD") from None
+    first: date | None = None
+    if month:
+        try:
+            year, mon = month.split("-")
+            first = date(int(year), int(mon), 1)
+        except ValueError:
+            raise ValueError(f"--month {month!r}: expected a month as YYYY-MM") from None
+    if first is None:
+        base = day or real_today
+        first = base.replace(day=1)
+    if day is None:
+        day = real_today if (real_today.year, real_today.month) == (first.year, first.month) else first
+    return first, day
+
+
+@dataclass
+class RunConfig:
+    sources: SourcesConfig
+    taxonomy: Any
+    branding: Any
+    month: date
+    today: date
+    horizon_days: int = 90
+
+
+def load_run_config(sources_path: str | Path, *, month: date, today: date) -> RunConfig:
+    from .branding import load_branding
+    from .classify import Taxonomy
+
+    config = load_sources(sources_path)
+    taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
+    branding = load_branding(config.branding_path)
+    return RunConfig(sources=config, taxonomy=taxonomy, branding=branding, month=month, today=today)
+
+
+@dataclass
+class RenderOutput:
+    rendered: Any
+    social: list[dict[str, Any]]
+    files: dict[str, bytes | str] = field(default_factory=dict)
+
+
+def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any]):
+    from .curate import curate
+
+    items = [item for result in results for item in result.items]
+    return curate(
+        items,
+        taxonomy=cfg.taxonomy,
+        today=cfg.today,
+        month=cfg.month,
+        history=history,
+        horizon_days=cfg.horizon_days,
+    )
+
+
+def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
+    from . import ics, social
+    from .render import render_newsletter
+
+    rendered = render_newsletter(issue, cfg.branding)
+    hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
+    drafts = social.social_drafts(issue, cfg.branding, hashtags)
+    files: dict[str, bytes | str] = {
+        "newsletter.html": rendered.html,
+        "newsletter.txt": rendered.text,
+        "newsletter.mjml": rendered.mjml,
+        "social.json": json.dumps(drafts, ensure_ascii=False, indent=2) + "\n",
+        "social.csv": social.buffer_csv(drafts),
+        "issue.json": json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
+    }
+    for event in issue.agenda:
+        files[f"ics/{ics.ics_filename(event)}"] = ics.event_ics(event)
+    return RenderOutput(rendered=rendered, social=drafts, files=files)
+
+
+def source_report(results: list[SourceResult], failures: dict[str, int], threshold: int) -> dict[str, Any]:
+    failing = [
+        {
+            "source": r.source,
+            "category": r.error.category,
+            "message": r.error.message,
+            "consecutive_failures": failures.get(r.source, 1),
+            "needs_attention": failures.get(r.source, 1) >= threshold,
+        }
+        for r in results
+        if r.error is not None
+    ]
+    return {
+        "read": len(results),
+        "ok": sum(1 for r in results if r.ok),
+        "not_modified": sum(1 for r in results if r.not_modified),
+        "items": sum(len(r.items) for r in results),
+        "failed": failing,
+        "warnings": {r.source: r.warnings for r in results if r.warnings},
+    }
+
+
+def queue_step(
+    settings: Settings,
+    store: Store,
+    cfg: RunConfig,
+    results: list[SourceResult],
+    curation: Any,
+    output: RenderOutput,
+):
+    from .outbox import create_draft
+
+    failures = store.failures()
+    issue: Issue = curation.issue
+    manifest = {
+        "subject": output.rendered.subject,
+        "preheader": getattr(output.rendered, "preheader", ""),
+        "today": cfg.today.isoformat(),
+        "centre": cfg.branding.name,
+        "unsubscribe": getattr(cfg.branding, "unsubscribe_url", None),
+        "sources_file": str(cfg.sources.path),
+        "counts": {
+            **issue.counts(),
+            "items": len(issue.all_items()),
+            "social_drafts": len(output.social),
+            "news_by_category": {k: len(v) for k, v in issue.news.items()},
+        },
+        "sources": source_report(results, failures, settings.failure_threshold),
+        "curation": curation.report,
+        "render": {
+            "size_bytes": output.rendered.size_bytes,
+            "warnings": list(output.rendered.warnings),
+        },
+    }
+    return create_draft(settings.outbox, store, month=cfg.month, files=output.files, manifest=manifest)
+
+
+def run_summary(draft) -> str:
+    """What the run made, in French, for whoever launched it."""
+    m = draft.manifest
+    counts = m.get("counts", {})
+    src = m.get("sources", {})
+    cur = m.get("curation", {}) or {}
+    merged = cur.get("merged", []) or []
+    dropped = cur.get("dropped", []) or []
+    lines = [
+        f"Brouillon {draft.id} créé ({m.get('status')}) : {draft.path}",
+        f"  Objet : {m.get('subject', '')}",
+        "  Contenu :",
+        f"    À la une     {counts.get('featured', 0)}",
+        f"    Agenda       {counts.get('agenda', 0)}",
+        f"    Actualités   {counts.get('news', 0)}",
+        f"    Ressources   {counts.get('resources', 0)}",
+        f"    Revue de presse {counts.get('press', 0)}",
+        f"    Posts réseaux sociaux {counts.get('social_drafts', 0)}",
+        f"  Sources lues : {src.get('read', 0)} ({src.get('ok', 0)} sans erreur,"
+        f" {src.get('not_modified', 0)} inchangées), {src.get('items', 0)} éléments collectés",
+        f"  Doublons fusionnés : {len(merged)} ; écartés : {len(dropped)}",
+    ]
+    failed = src.get("failed", [])
+    if failed:
+        lines.append(f"  Sources en échec : {len(failed)}")
+        for f in failed:
+            flag = "  ⚠ à vérifier (échec répété)" if f.get("needs_attention") else ""
+            lines.append(f"    - {f['source']} : {f['category']} – {f['message']}{flag}")
+    else:
+        lines.append("  Sources en échec : aucune")
+    for warning in (m.get("render", {}) or {}).get("warnings", []):
+        lines.append(f"  Attention : {warning}")
+    lines += [
+        "",
+        "Et maintenant :",
+        f"  relire    newsletter outbox show {draft.id}   (ouvrir {draft.path / 'newsletter.html'})",
+        f"  valider   newsletter outbox approve {draft.id}",
+        f"  refuser   newsletter outbox reject {draft.id} --note \"raison\"",
+        f"  envoyer   newsletter outbox send {draft.id}   (une fois validé)",
+    ]
+    return "\n".join(lines)
+
+
+def run_monthly(sources_path: str | Path, *, month: date, today: date, settings: Settings | None = None):
+    """The whole monthly job without Prefect. Returns the draft."""
+    from .collect import collect_all
+    from .fetch import Fetcher
+
+    settings = settings or Settings.from_env()
+    store = Store(settings.database_url)
+    cfg = load_run_config(sources_path, month=month, today=today)
+    results = collect_all(
+        cfg.sources.enabled, fetcher=Fetcher(), state=store, max_workers=settings.max_workers, today=today
+    )
+    curation = curate_step(results, cfg, store.history())
+    output = render_step(curation.issue, cfg)
+    return queue_step(settings, store, cfg, results, curation, output)
