@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-SOURCES ?= sources/sample.yaml
 SAMPLE_SITE ?= build/sample-site
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false

@@ -56,3 +56,12 @@ def test_readme_starts_with_make_run_and_make_test():
     assert lines[:2] == ["make run", "make test"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
+
+
+def test_tests_cannot_reach_beyond_loopback():
+    import socket
+
+    import pytest
+
+    with pytest.raises(ConnectionRefusedError, match="127.0.0.1"):
+        socket.create_connection(("192.0.2.1", 80), timeout=1)

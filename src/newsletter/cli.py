@@ -117,10 +117,13 @@ def cmd_classify(args) -> int:
 
 
 def cmd_sample_site(args) -> int:
-    from .samples import build_sample_site
+    from .samples import SampleSiteError, build_sample_site
 
     today = args.today or date.today()
-    path = build_sample_site(Path(args.out), today, base_url=args.base_url)
+    try:
+        path = build_sample_site(Path(args.out), today, base_url=args.base_url)
+    except (SampleSiteError, ValueError) as exc:
+        raise CommandError(str(exc)) from None
     print(path)
     return 0
 
@@ -228,6 +231,7 @@ def cmd_outbox_reopen(args) -> int:
 
 def cmd_outbox_send(args) -> int:
     from .delivery import DeliveryError, deliver_draft, messenger_from_settings
+    from .pipeline import publish_draft_web
 
     settings, store = _outbox_context()
     try:
@@ -239,11 +243,17 @@ def cmd_outbox_send(args) -> int:
             sender=settings.mail_from,
             recipients=settings.mail_to,
             actor=args.actor,
+            unsubscribe_url=settings.unsubscribe_url,
+            publish=lambda d: publish_draft_web(d, settings.archive),
         )
     except DeliveryError as exc:
         raise CommandError(f"envoi du brouillon {args.id} impossible : {exc}") from None
     where = (draft.manifest.get("events") or [{}])[-1].get("note") or ""
     print(f"Brouillon {draft.id} envoyé ({where}).")
+    if draft.manifest.get("published"):
+        print(f"Version en ligne publiée : {draft.manifest['published']}")
+    if draft.manifest.get("publish_error"):
+        print(f"Attention : la version en ligne n'a pas pu être publiée ({draft.manifest['publish_error']})")
     return 0
 
 

@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import json
 import smtplib
+from html import escape as html_escape
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from . import outbox
 from .models import Issue
@@ -95,11 +96,25 @@ def messenger_from_settings(settings: Settings) -> Messenger:
     return FileMessenger(settings.mail_dir)
 
 
-def build_message(draft: outbox.Draft, *, sender: str, recipients: list[str]) -> EmailMessage:
-    """The newsletter email: plain text and HTML alternatives, French subject."""
+def build_message(
+    draft: outbox.Draft, *, sender: str, recipients: list[str], unsubscribe_url: str | None = None
+) -> EmailMessage:
+    """The newsletter email: plain text and HTML alternatives, French subject.
+
+    The branding's unsubscribe placeholder is replaced by ``unsubscribe_url``
+    when one is given (sending through plain SMTP); otherwise it is left for
+    the mailing service to fill in.
+    """
     manifest = draft.manifest
     text = draft.file("newsletter.txt").read_text(encoding="utf-8")
     html = draft.file("newsletter.html").read_text(encoding="utf-8")
+    placeholder = manifest.get("unsubscribe")
+    unsubscribe = placeholder
+    if unsubscribe_url:
+        if placeholder:
+            text = text.replace(placeholder, unsubscribe_url)
+            html = html.replace(placeholder, html_escape(unsubscribe_url))
+        unsubscribe = unsubscribe_url
     msg = EmailMessage()
     msg["Subject"] = manifest.get("subject") or f"Lettre d'information – {manifest.get('month', '')}"
     msg["From"] = sender
@@ -107,8 +122,7 @@ def build_message(draft: outbox.Draft, *, sender: str, recipients: list[str]) ->
     msg["Date"] = format_datetime(utcnow())
     domain = sender.rsplit("@", 1)[-1].strip(">") if "@" in sender else None
     msg["Message-ID"] = make_msgid(idstring=draft.id, domain=domain)
-    unsubscribe = manifest.get("unsubscribe")
-    if unsubscribe:
+    if unsubscribe and unsubscribe.startswith(("http://", "https://", "mailto:")):
         msg["List-Unsubscribe"] = f"<{unsubscribe}>"
     msg.set_content(text)
     msg.add_alternative(html, subtype="html")
@@ -124,13 +138,19 @@ def deliver_draft(
     sender: str,
     recipients: list[str],
     actor: str = "cli",
+    unsubscribe_url: str | None = None,
+    publish: Callable[[outbox.Draft], object] | None = None,
 ) -> outbox.Draft:
-    """Send an approved draft. Status: approved → sending → sent, or failed."""
+    """Send an approved draft. Status: approved → sending → sent, or failed.
+
+    ``publish`` (e.g. the web archive) runs once the draft is sent; its
+    failure is recorded in the draft's history but does not undo the send.
+    """
     if not recipients:
         raise DeliveryError("aucun destinataire (NEWSLETTER_MAIL_TO est vide)")
     draft = outbox.transition(outbox_dir, store, draft_id, outbox.SENDING, actor=actor)
     try:
-        message = build_message(draft, sender=sender, recipients=recipients)
+        message = build_message(draft, sender=sender, recipients=recipients, unsubscribe_url=unsubscribe_url)
         where = messenger.send(message)
     except Exception as exc:  # any failure leaves the draft in "failed", ready to retry
         outbox.transition(outbox_dir, store, draft_id, outbox.FAILED, actor=actor, note=str(exc))
@@ -141,4 +161,11 @@ def deliver_draft(
     if issue_path.exists():
         issue = Issue.from_dict(json.loads(issue_path.read_text(encoding="utf-8")))
         store.record_sent(draft_id, issue.all_items())
-    return outbox.transition(outbox_dir, store, draft_id, outbox.SENT, actor=actor, note=where)
+    sent = outbox.transition(outbox_dir, store, draft_id, outbox.SENT, actor=actor, note=where)
+    if publish is not None:
+        try:
+            page = publish(sent)
+            sent.manifest["published"] = str(page)
+        except Exception as exc:  # the mail is gone: report, never undo
+            sent.manifest["publish_error"] = str(exc)
+    return sent

@@ -97,22 +97,23 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
 
 
 def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
-    from . import ics, social
+    from . import social
     from .render import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
     hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
-    drafts = social.social_drafts(issue, cfg.branding, hashtags)
+    drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None)
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,
         "newsletter.mjml": rendered.mjml,
         "social.json": json.dumps(drafts, ensure_ascii=False, indent=2) + "\n",
-        "social.csv": social.buffer_csv(drafts),
         "issue.json": json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
     }
-    for event in issue.agenda:
-        files[f"ics/{ics.ics_filename(event)}"] = ics.event_ics(event)
+    for platform, csv_text in social.buffer_csvs(drafts).items():
+        files[f"buffer/{platform}.csv"] = csv_text
+    for name, data in rendered.ics_files().items():
+        files[f"ics/{name}"] = data
     return RenderOutput(rendered=rendered, social=drafts, files=files)
 
 
@@ -156,7 +157,9 @@ def queue_step(
         "today": cfg.today.isoformat(),
         "centre": cfg.branding.name,
         "unsubscribe": getattr(cfg.branding, "unsubscribe_url", None),
-        "sources_file": str(cfg.sources.path),
+        "web_url": getattr(output.rendered, "web_url", ""),
+        "sources_file": str(Path(cfg.sources.path).resolve()),
+        "branding_file": str(cfg.branding.path) if getattr(cfg.branding, "path", None) else None,
         "counts": {
             **issue.counts(),
             "items": len(issue.all_items()),
@@ -214,6 +217,19 @@ def run_summary(draft) -> str:
         f"  envoyer   newsletter outbox send {draft.id}   (une fois validé)",
     ]
     return "\n".join(lines)
+
+
+def publish_draft_web(draft, archive_dir: Path) -> Path:
+    """Publish a sent draft's issue in the web archive (page, index, RSS feed)."""
+    from .archive import publish_web
+    from .branding import load_branding
+    from .render import render_newsletter
+
+    issue = Issue.from_dict(json.loads(draft.file("issue.json").read_text(encoding="utf-8")))
+    branding_file = draft.manifest.get("branding_file")
+    branding = load_branding(Path(branding_file) if branding_file else None)
+    rendered = render_newsletter(issue, branding)
+    return publish_web(rendered, issue, branding, Path(archive_dir))
 
 
 def run_monthly(sources_path: str | Path, *, month: date, today: date, settings: Settings | None = None):

@@ -24,6 +24,8 @@ class Settings:
     mail_to: list[str]
     max_workers: int
     failure_threshold: int
+    archive: Path
+    unsubscribe_url: str | None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -53,4 +55,6 @@ class Settings:
             mail_to=[a.strip() for a in (env.get("NEWSLETTER_MAIL_TO") or "abonnes@example.org").split(",") if a.strip()],
             max_workers=max_workers,
             failure_threshold=failure_threshold,
+            archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
+            unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
         )

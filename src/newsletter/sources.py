@@ -48,6 +48,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import soupsieve
 import yaml
 
 from .models import KINDS
@@ -222,6 +223,13 @@ def load_sources(path: str | Path) -> SourcesConfig:
             for field_name, selector in mapping.items():
                 if not isinstance(selector, str) or not selector.strip():
                     raise SourcesError(f"{label}: {key_name}.{field_name} must be a CSS selector")
+                try:
+                    soupsieve.compile(selector.strip())
+                except soupsieve.SelectorSyntaxError as exc:
+                    first = str(exc).splitlines()[0]
+                    raise SourcesError(
+                        f"{label}: {key_name}.{field_name} {selector!r} is not a valid CSS selector ({first})"
+                    ) from None
         if stype == "page" and not selectors.get("item"):
             raise SourcesError(f"{label}: a page source needs selectors.item")
         follow = raw.get("follow", False)

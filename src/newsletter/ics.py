@@ -1,0 +1,84 @@
+"""Calendar files (.ics) for the agenda's "Ajouter à mon agenda" links.
+
+``ics_filename(item)`` is stable for an event (same title, date and URL give
+the same name), so the link written in the newsletter and the file the
+pipeline writes under ``ics/`` always match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from datetime import date, datetime, timedelta
+
+from icalendar import Calendar, Event
+
+from .models import Item
+from .normalize import PARIS
+
+PRODID = "-//Centres de ressources Politique de la ville//Lettre mensuelle//FR"
+
+
+def _slug(text: str, limit: int = 50) -> str:
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-")
+    return slug[:limit].rstrip("-") or "evenement"
+
+
+def _paris(value: datetime) -> datetime:
+    """Naive means Paris time; aware values (fixed offsets from feeds) are converted to Paris."""
+    return value.replace(tzinfo=PARIS) if value.tzinfo is None else value.astimezone(PARIS)
+
+
+def _check(item: Item) -> None:
+    if item.start is None:
+        raise ValueError(f"event {item.title!r} ({item.url}) has no start date: cannot build a calendar file")
+
+
+def ics_filename(item: Item) -> str:
+    """"2025-12-05-journee-de-qualification-1a2b3c4d.ics": date, slug and a short hash of the URL."""
+    _check(item)
+    digest = hashlib.sha1(item.key.encode("utf-8")).hexdigest()[:8]
+    return f"{item.start:%Y-%m-%d}-{_slug(item.title)}-{digest}.ics"
+
+
+def event_ics(item: Item) -> bytes:
+    """One VEVENT in a VCALENDAR, times in Europe/Paris (or all-day when no hour is known)."""
+    _check(item)
+    cal = Calendar()
+    cal.add("prodid", PRODID)
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("method", "PUBLISH")
+    event = Event()
+    event.add("uid", f"{hashlib.sha1(item.key.encode('utf-8')).hexdigest()}@newsletter")
+    event.add("summary", item.title)
+    start = item.start
+    end = item.end
+    all_day = (start.hour, start.minute) == (0, 0) and (end is None or (end.hour, end.minute) == (0, 0))
+    if all_day:
+        first: date = start.date()
+        last: date = end.date() if end is not None and end.date() >= first else first
+        event.add("dtstart", first)
+        event.add("dtend", last + timedelta(days=1))  # DTEND is exclusive for all-day events
+    else:
+        start = _paris(start)
+        event.add("dtstart", start)
+        if end is not None and _paris(end) > start:
+            event.add("dtend", _paris(end))
+        else:
+            event.add("duration", timedelta(hours=1))
+    stamp = item.published or datetime(start.year, start.month, start.day, tzinfo=PARIS)
+    event.add("dtstamp", _paris(stamp))
+    if item.location:
+        event.add("location", item.location)
+    description = [item.summary] if item.summary else []
+    if item.registration_url:
+        description.append(f"Inscription : {item.registration_url}")
+    description.append(f"Plus d'informations : {item.url}")
+    event.add("description", "\n\n".join(description))
+    event.add("url", item.registration_url or item.url)
+    cal.add_component(event)
+    cal.add_missing_timezones()  # VTIMEZONE for Europe/Paris, for Outlook
+    return cal.to_ical()

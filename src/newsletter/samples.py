@@ -1,0 +1,337 @@
+"""Build the bundled sample site with dates around a given day.
+
+The sample site lives in ``sources/sample-site/`` as Jinja2 templates plus
+``data.yaml``, where every date is an offset in days from "today". Rendering
+it for a given day gives a site whose news is recent and whose events are all
+upcoming, so that ``make run`` shows a full newsletter on whatever day it runs.
+
+Output (in ``out_dir``)::
+
+    actualites.xml           RSS 2.0 feed of the centre's news (kind: article)
+    agenda.html              agenda listing (kind: event), relative links to...
+    evenements/<slug>.html   ...one detail page per event (some with JSON-LD)
+    ressources.html          resources listing (kind: resource)
+    revue-presse-a.xml       press alerts, RSS 2.0 (kind: press)
+    revue-presse-b.xml       partner press review, Atom 1.0 (kind: press)
+    sources.yaml             the sources file pointing at all of the above
+    style.css                cosmetic, for viewing the pages in a browser
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from email.utils import format_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import jinja2
+import yaml
+from babel.dates import format_date
+
+from .normalize import PARIS
+
+# sources/sample-site at the repository root (the package is installed editable).
+SAMPLE_SITE_DIR = Path(__file__).resolve().parents[2] / "sources" / "sample-site"
+
+# Top-level templates and the file each one renders to. The event detail
+# template is rendered once per event.
+PAGE_TEMPLATES = {
+    "actualites.xml.j2": "actualites.xml",
+    "agenda.html.j2": "agenda.html",
+    "ressources.html.j2": "ressources.html",
+    "revue-presse-a.xml.j2": "revue-presse-a.xml",
+    "revue-presse-b.xml.j2": "revue-presse-b.xml",
+    "sources.yaml.j2": "sources.yaml",
+}
+EVENT_TEMPLATE = "evenement.html.j2"
+EVENTS_DIR = "evenements"
+STATIC_FILES = ("style.css",)
+
+
+class SampleSiteError(Exception):
+    """The sample site data or templates are unusable; the message names the culprit."""
+
+
+@dataclass(frozen=True)
+class _Clock:
+    today: date
+
+    def day(self, offset: Any, where: str) -> date:
+        if isinstance(offset, bool) or not isinstance(offset, int):
+            raise SampleSiteError(f"{where}: expected a whole number of days from today, got {offset!r}")
+        return self.today + timedelta(days=offset)
+
+    @staticmethod
+    def at(day: date, hhmm: Any, where: str) -> datetime:
+        try:
+            t = time.fromisoformat(str(hhmm))
+        except ValueError:
+            raise SampleSiteError(f"{where}: expected a time like '09:30', got {hhmm!r}") from None
+        return datetime.combine(day, t, tzinfo=PARIS)
+
+
+def _fr_long(d: date) -> str:
+    """'Vendredi 5 décembre 2025', 'Lundi 1er juin 2026' (capitalised, as on the centre's pages)."""
+    text = format_date(d, "EEEE d MMMM y", locale="fr_FR")
+    if d.day == 1:  # French typography: "1er", as real sites write it
+        text = text.replace(" 1 ", " 1er ", 1)
+    return text[:1].upper() + text[1:]
+
+
+def _fr_short(d: date) -> str:
+    text = format_date(d, "d MMMM y", locale="fr_FR")
+    return "1er" + text[1:] if d.day == 1 else text
+
+
+def _require(entry: dict, keys: tuple[str, ...], where: str) -> None:
+    if not isinstance(entry, dict):
+        raise SampleSiteError(f"{where}: expected a mapping")
+    missing = [k for k in keys if entry.get(k) in (None, "")]
+    if missing:
+        raise SampleSiteError(f"{where}: missing {', '.join(missing)}")
+
+
+def _articles(data: dict, clock: _Clock, home: str, where: str) -> list[dict]:
+    out = []
+    for i, raw in enumerate(data.get("articles") or [], start=1):
+        at = f"{where}: articles #{i}"
+        _require(raw, ("title", "path", "published", "summary"), at)
+        day = clock.day(raw["published"], f"{at} published")
+        published = clock.at(day, raw.get("time", "10:00"), f"{at} time")
+        out.append({**raw, "url": home + raw["path"], "published": published,
+                    "pubdate": format_datetime(published)})
+    return out
+
+
+def _events(data: dict, clock: _Clock, where: str) -> list[dict]:
+    out = []
+    slugs: set[str] = set()
+    for i, raw in enumerate(data.get("events") or [], start=1):
+        at = f"{where}: events #{i}"
+        _require(raw, ("slug", "title", "type", "start", "from", "to", "hours", "place",
+                       "registration", "teaser", "intro", "audience", "contact"), at)
+        if raw["slug"] in slugs:
+            raise SampleSiteError(f"{at}: duplicate slug {raw['slug']!r}")
+        slugs.add(raw["slug"])
+        length = 0
+        if raw.get("end") is not None:
+            length = (clock.day(raw["end"], f"{at} end") - clock.day(raw["start"], f"{at} start")).days
+            if length < 0:
+                raise SampleSiteError(f"{at}: end ({raw['end']}) is before start ({raw['start']})")
+        first = clock.day(raw["start"], f"{at} start")
+        # Events happen on working days: move the whole event past any weekend.
+        while any((first + timedelta(days=n)).weekday() >= 5 for n in range(length + 1)):
+            first += timedelta(days=1)
+        last = first + timedelta(days=length)
+        start = clock.at(first, raw["from"], f"{at} from")
+        end = clock.at(last, raw["to"], f"{at} to")
+        if last == first:
+            date_line = _fr_long(first)
+        else:
+            date_line = f"Du {_fr_long(first).lower()} au {_fr_long(last).lower()}"
+        deadline = None
+        if raw.get("deadline_before") is not None:
+            deadline = first - timedelta(days=int(raw["deadline_before"]))
+            while deadline.weekday() >= 5:  # registrations close on a working day
+                deadline -= timedelta(days=1)
+        event = {
+            **raw,
+            "href": f"{EVENTS_DIR}/{raw['slug']}.html",
+            "canonical": f"https://www.irev.fr/agenda/{raw['slug']}",
+            "start": start,
+            "end": end,
+            "date_line": date_line,
+            "date_short": _fr_short(first),
+            "deadline": deadline,
+            "deadline_line": _fr_long(deadline).lower() if deadline else None,
+            "online": bool(raw.get("online")),
+        }
+        event["jsonld_text"] = _event_jsonld(event) if raw.get("jsonld") else None
+        out.append(event)
+    out.sort(key=lambda e: e["start"])
+    return out
+
+
+def _event_jsonld(event: dict) -> str:
+    if event["online"]:
+        location: dict[str, Any] = {"@type": "VirtualLocation", "url": event["registration"]}
+        mode = "https://schema.org/OnlineEventAttendanceMode"
+    else:
+        location = {"@type": "Place", "name": event["place"],
+                    "address": event.get("address") or event["place"]}
+        mode = "https://schema.org/OfflineEventAttendanceMode"
+    data: dict[str, Any] = {
+        "@context": "https://schema.org",
+        "@type": "Event",
+        "name": event["title"],
+        "description": event["teaser"].strip(),
+        "startDate": event["start"].isoformat(),
+        "endDate": event["end"].isoformat(),
+        "eventStatus": "https://schema.org/EventScheduled",
+        "eventAttendanceMode": mode,
+        "location": location,
+        "organizer": {"@type": "Organization", "name": "IREV", "url": "https://www.irev.fr"},
+        "url": event["canonical"],
+        "inLanguage": "fr",
+    }
+    if event.get("places"):
+        data["maximumAttendeeCapacity"] = int(event["places"])
+    # Escape "</" so the JSON cannot close the <script> element early.
+    return json.dumps(data, ensure_ascii=False, indent=2).replace("</", "<\\/")
+
+
+def _resources(data: dict, clock: _Clock, home: str, where: str) -> list[dict]:
+    out = []
+    for i, raw in enumerate(data.get("resources") or [], start=1):
+        at = f"{where}: resources #{i}"
+        _require(raw, ("type", "title", "path", "published", "summary"), at)
+        day = clock.day(raw["published"], f"{at} published")
+        out.append({**raw, "url": home + raw["path"], "day": day, "date_short": _fr_short(day)})
+    out.sort(key=lambda r: r["day"], reverse=True)
+    return out
+
+
+def _press(data: dict, clock: _Clock, where: str) -> tuple[list[dict], list[dict]]:
+    outlets = data.get("outlets") or {}
+    feeds: dict[str, list[dict]] = {"a": [], "b": []}
+    for i, raw in enumerate(data.get("press") or [], start=1):
+        at = f"{where}: press #{i}"
+        _require(raw, ("outlet", "path", "published", "summary"), at)
+        outlet = outlets.get(raw["outlet"])
+        if not outlet:
+            raise SampleSiteError(f"{at}: unknown outlet {raw['outlet']!r} (not under 'outlets:')")
+        if not (raw.get("a") or raw.get("b")):
+            raise SampleSiteError(f"{at}: needs 'a:' and/or 'b:' (which feed carries the story)")
+        day = clock.day(raw["published"], f"{at} published")
+        base = outlet["home"] + raw["path"]
+        for feed, hour in (("a", "07:00"), ("b", "08:30")):
+            variant = raw.get(feed)
+            if not variant:
+                continue
+            _require(variant, ("title",), f"{at} {feed}")
+            query = variant.get("query") or ""
+            published = clock.at(day, hour, at)
+            feeds[feed].append({
+                "title": variant["title"],
+                "url": f"{base}?{query}" if query else base,
+                "canonical": base,
+                "summary": raw["summary"],
+                "outlet": outlet["name"],
+                "outlet_home": outlet["home"],
+                "published": published,
+                "pubdate": format_datetime(published),
+            })
+    for items in feeds.values():
+        items.sort(key=lambda x: x["published"], reverse=True)
+    return feeds["a"], feeds["b"]
+
+
+def _environment(template_dir: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir)),
+        # HTML and XML escaping everywhere except the YAML template, which
+        # quotes its values with the `yaml` filter (JSON strings are valid YAML).
+        autoescape=lambda name: bool(name) and not name.endswith(".yaml.j2"),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["yaml"] = lambda value: json.dumps(value, ensure_ascii=False)
+    return env
+
+
+def _check_base_url(base_url: str | None) -> str | None:
+    if base_url is None:
+        return None
+    parsed = urlparse(base_url)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError(f"base_url {base_url!r} must be an http(s) URL with a host, e.g. http://127.0.0.1:8123")
+    return base_url.rstrip("/")
+
+
+def build_sample_site(
+    out_dir: str | Path,
+    today: date,
+    base_url: str | None = None,
+    *,
+    template_dir: str | Path | None = None,
+) -> Path:
+    """Render the sample site for ``today`` into ``out_dir``; return the path of its sources.yaml.
+
+    With ``base_url`` None, sources.yaml points at the rendered files by paths
+    relative to itself; with a base URL (e.g. ``"http://127.0.0.1:8123"``) it
+    points at ``base_url + "/actualites.xml"`` etc., for serving ``out_dir`` over HTTP.
+    Raises SampleSiteError naming the file and entry when the data is unusable,
+    ValueError for a bad ``base_url``.
+    """
+    if isinstance(today, datetime):
+        today = today.date()
+    if not isinstance(today, date):
+        raise ValueError(f"today must be a date, got {today!r}")
+    base = _check_base_url(base_url)
+    template_dir = Path(template_dir) if template_dir else SAMPLE_SITE_DIR
+    data_path = template_dir / "data.yaml"
+    try:
+        data = yaml.safe_load(data_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SampleSiteError(f"{data_path}: file not found") from None
+    except yaml.YAMLError as exc:
+        raise SampleSiteError(f"{data_path}: invalid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise SampleSiteError(f"{data_path}: expected a mapping with articles, events, resources, press")
+    where = str(data_path)
+    clock = _Clock(today)
+    site = data.get("site") or {}
+    home = str(site.get("home") or "https://www.irev.fr").rstrip("/")
+    press_a, press_b = _press(data, clock, where)
+    context = {
+        "site": site,
+        "today": today,
+        "today_line": _fr_long(today),
+        "built": format_datetime(clock.at(today, "06:00", where)),
+        "built_iso": clock.at(today, "06:00", where).isoformat(),
+        "articles": _articles(data, clock, home, where),
+        "events": _events(data, clock, where),
+        "resources": _resources(data, clock, home, where),
+        "press_a": press_a,
+        "press_b": press_b,
+        "base_url": base,
+    }
+
+    def url(name: str) -> str:
+        return f"{base}/{name}" if base else name
+
+    context["url"] = url
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    events_dir = out / EVENTS_DIR
+    if events_dir.is_dir():  # drop detail pages of a previous build
+        for old in events_dir.glob("*.html"):
+            old.unlink()
+    events_dir.mkdir(exist_ok=True)
+
+    env = _environment(template_dir)
+    try:
+        for template_name, target in PAGE_TEMPLATES.items():
+            text = env.get_template(template_name).render(context)
+            (out / target).write_text(text, encoding="utf-8")
+        detail = env.get_template(EVENT_TEMPLATE)
+        for event in context["events"]:
+            text = detail.render(context, event=event)
+            (out / event["href"]).write_text(text, encoding="utf-8")
+    except jinja2.TemplateNotFound as exc:
+        raise SampleSiteError(f"{template_dir}: template {exc.name!r} not found") from None
+    except jinja2.TemplateSyntaxError as exc:
+        raise SampleSiteError(f"{exc.filename}:{exc.lineno}: template error: {exc.message}") from None
+    except jinja2.UndefinedError as exc:
+        raise SampleSiteError(f"{template_dir}: template uses an unknown value: {exc.message}") from None
+    for name in STATIC_FILES:
+        if (template_dir / name).is_file():
+            shutil.copyfile(template_dir / name, out / name)
+    return out / "sources.yaml"

@@ -1,0 +1,74 @@
+"""The Prefect flow: retries on transient fetch errors only, and it always ends with a draft."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.prefect
+
+RSS = """<?xml version="1.0" encoding="utf-8"?>
+<rss version="2.0"><channel><title>{title}</title><link>https://www.irev.fr/</link>
+<description>Actualités</description>
+<item><title>{item}</title><link>https://www.irev.fr/actualites/{slug}</link>
+<description>{item} : compte rendu de la rencontre régionale des pilotes des contrats de ville.</description>
+<pubDate>Fri, 20 Nov 2026 10:00:00 +0100</pubDate></item>
+</channel></rss>"""
+
+
+def _flaky(statuses, headers=None):
+    """A route handler answering each status in turn, then 200 with a feed."""
+    calls = []
+
+    def handler(request):
+        calls.append(time.monotonic())
+        status = statuses[len(calls) - 1] if len(calls) <= len(statuses) else 200
+        if status != 200:
+            return status, dict(headers or {}), b"busy"
+        body = RSS.format(title="Flaky", item="Quartiers 2030 : les pilotes se retrouvent", slug="quartiers-2030")
+        return 200, {"Content-Type": "application/rss+xml; charset=utf-8"}, body.encode()
+
+    return handler, calls
+
+
+def test_flow_retries_transient_errors_only(prefect_harness, server, tmp_path, monkeypatch):
+    import flows.monthly as monthly
+
+    monkeypatch.setattr(monthly, "fetch_task", monthly.fetch_task.with_options(retry_delay_seconds=0))
+    flaky, flaky_calls = _flaky([503, 503])
+    slow, slow_calls = _flaky([429], headers={"Retry-After": "1"})
+    server.add("/flaky.xml", handler=flaky)
+    server.add("/slow.xml", handler=slow)
+    server.add("/gone.xml", b"not here", status=404)
+    server.add(
+        "/ok.xml",
+        RSS.format(title="OK", item="Cités éducatives : un réseau régional", slug="cites-educatives"),
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        + "".join(
+            f"  - name: {name}\n    kind: article\n    type: feed\n    url: {server.url(path)}\n"
+            for name, path in (("Flaky", "/flaky.xml"), ("Slow", "/slow.xml"), ("Gone", "/gone.xml"), ("OK", "/ok.xml"))
+        ),
+        encoding="utf-8",
+    )
+    draft_id = monthly.monthly_newsletter(sources=str(sources), month="2026-11", today="2026-11-22")
+
+    assert len(flaky_calls) == 3  # two 503s, then success
+    assert len(slow_calls) == 2 and slow_calls[1] - slow_calls[0] >= 1.0  # Retry-After honoured
+    assert len(server.hits("/gone.xml")) == 1  # a 404 is not retried
+    outbox = Path(monthly.Settings.from_env().outbox)
+    manifest = json.loads((outbox / draft_id / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["status"] == "pending"
+    failed = {f["source"]: f for f in manifest["sources"]["failed"]}
+    assert set(failed) == {"Gone"}
+    assert failed["Gone"]["category"] == "http_status"
+    issue = json.loads((outbox / draft_id / "issue.json").read_text(encoding="utf-8"))
+    titles = {i["title"] for items in issue["news"].values() for i in items}
+    assert "Quartiers 2030 : les pilotes se retrouvent" in titles
+    assert "Cités éducatives : un réseau régional" in titles
