@@ -17,7 +17,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from newsletter import pipeline
-from newsletter.collect import fetch_source, parse_source
+from newsletter.collect import fetch_source, parse_source, record_result
 from newsletter.fetch import FetchError, Fetcher
 from newsletter.models import ERROR_CONNECTION, SourceError, SourceResult
 from newsletter.settings import Settings
@@ -64,15 +64,17 @@ def fetch_task(source: Source, fetcher: Fetcher, store: Store):
 
 
 @task(name="parse-sources", cache_policy=NO_CACHE)
-def parse_task(sources: list[Source], outcomes: list, store: Store, today: date) -> list[SourceResult]:
+def parse_task(
+    sources: list[Source], outcomes: list, store: Store, today: date, threshold: int
+) -> list[SourceResult]:
+    """Parse what was fetched (no I/O, no retries) and record each source's state."""
     results = []
     for source, outcome in zip(sources, outcomes):
         if isinstance(outcome, SourceResult):  # the fetch failed for good
             result = outcome
         else:
             result = parse_source(source, outcome, state=store, today=today)
-        store.record(source.name, result)
-        results.append(result)
+        results.append(record_result(store, result, threshold=threshold))
     return results
 
 
@@ -121,7 +123,7 @@ def monthly_newsletter(
         error = exc.error if isinstance(exc, FetchError) else SourceError(ERROR_CONNECTION, str(exc or state.message))
         logger.warning("Source %r failed: %s", source.name, error)
         outcomes.append(SourceResult(source=source.name, kind=source.kind, error=error))
-    results = parse_task(enabled, outcomes, store, day)
+    results = parse_task(enabled, outcomes, store, day, settings.failure_threshold)
     curation = curate_task(results, cfg, store)
     output = render_task(curation.issue, cfg)
     draft = queue_task(settings, store, cfg, results, curation, output)

@@ -229,6 +229,27 @@ def cmd_outbox_reopen(args) -> int:
     return _transition(args, PENDING, "remis en attente de validation")
 
 
+def cmd_outbox_edit(args) -> int:
+    from .pipeline import rerender_draft
+
+    if args.editorial is None and args.editorial_file is None and not args.feature:
+        raise CommandError("rien à modifier : donnez --editorial, --editorial-file ou --feature")
+    editorial = args.editorial
+    if args.editorial_file:
+        try:
+            editorial = Path(args.editorial_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"{args.editorial_file} : fichier illisible ({exc})") from None
+    settings, store = _outbox_context()
+    draft = rerender_draft(
+        settings, store, args.id, editorial=editorial, featured=args.feature or None, actor=args.actor
+    )
+    print(f"Brouillon {draft.id} mis à jour : {draft.path / 'newsletter.html'}")
+    for warning in (draft.manifest.get("render") or {}).get("warnings", []):
+        print(f"Attention : {warning}")
+    return 0
+
+
 def cmd_outbox_send(args) -> int:
     from .delivery import DeliveryError, deliver_draft, messenger_from_settings
     from .pipeline import publish_draft_web
@@ -293,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-url", help="serve-from URL written in sources.yaml (default: local paths)")
     p.set_defaults(func=cmd_sample_site)
 
-    p = sub.add_parser("outbox", help="drafts awaiting approval: list, show, approve, reject, reopen, send")
+    p = sub.add_parser("outbox", help="drafts awaiting approval: list, show, edit, approve, reject, reopen, send")
     osub = p.add_subparsers(dest="outbox_command", metavar="ACTION")
     osub.required = True
     q = osub.add_parser("list", help="list drafts, newest first")
@@ -315,6 +336,13 @@ def build_parser() -> argparse.ArgumentParser:
         if name in ("reject", "reopen", "approve"):
             q.add_argument("--note", help="a note kept in the draft's history")
         q.set_defaults(func=func)
+    q = osub.add_parser("edit", help="re-render a pending draft with an editorial and/or chosen featured items")
+    q.add_argument("id")
+    q.add_argument("--editorial", help="editorial text (French), shown at the top of the letter")
+    q.add_argument("--editorial-file", help="read the editorial from this UTF-8 file")
+    q.add_argument("--feature", action="append", metavar="URL", help="an item's URL to put in 'À la une' (repeatable)")
+    q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
+    q.set_defaults(func=cmd_outbox_edit)
     return parser
 
 

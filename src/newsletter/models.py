@@ -172,6 +172,9 @@ class SourceResult:
     etag: str | None = None
     last_modified: str | None = None
     elapsed: float = 0.0
+    # Filled when the result is recorded in the state store.
+    consecutive_failures: int = 0
+    needs_attention: bool = False
 
     @property
     def ok(self) -> bool:
@@ -188,6 +191,8 @@ class SourceResult:
             "etag": self.etag,
             "last_modified": self.last_modified,
             "elapsed": self.elapsed,
+            "consecutive_failures": self.consecutive_failures,
+            "needs_attention": self.needs_attention,
         }
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import codecs
 import html
 import re
 from datetime import datetime
+from email.message import Message
 from urllib.parse import urljoin
 from zoneinfo import ZoneInfo
 
 import nh3
+from bs4.dammit import EncodingDetector
 
 PARIS = ZoneInfo("Europe/Paris")
 _WS = re.compile(r"\s+")
@@ -47,3 +50,89 @@ def aware(value: datetime | None, tz: ZoneInfo = PARIS) -> datetime | None:
     if value.tzinfo is None:
         return value.replace(tzinfo=tz)
     return value
+
+
+# --- Encodings -------------------------------------------------------------
+
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+# Labels that in practice mean windows-1252 (the WHATWG encoding standard maps
+# them so): its extra characters (€, œ, curly quotes) are common in French text.
+_LATIN1_LABELS = {"iso8859-1", "latin-1", "iso-8859-1", "ascii", "us-ascii", "cp819"}
+
+
+def _codec_name(label: str | None) -> str | None:
+    """Python's codec name for a charset label, or None when unknown."""
+    if not label:
+        return None
+    label = label.strip().strip("\"'").lower()
+    try:
+        name = codecs.lookup(label).name
+    except LookupError:
+        return None
+    if name in _LATIN1_LABELS or label in _LATIN1_LABELS:
+        return "cp1252"
+    return name
+
+
+def charset_from_content_type(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header value, if any."""
+    if not content_type:
+        return None
+    msg = Message()
+    msg["content-type"] = content_type
+    charset = msg.get_param("charset")
+    return str(charset) if charset else None
+
+
+def sniff_bom(content: bytes) -> tuple[str | None, int]:
+    """(codec, BOM length) when ``content`` starts with a byte order mark."""
+    for bom, name in _BOMS:
+        if content.startswith(bom):
+            return name, len(bom)
+    return None, 0
+
+
+def decode_html(content: bytes, http_charset: str | None = None) -> str:
+    """Decode an HTML or XML document to text, getting the encoding right.
+
+    Order of evidence: a byte order mark; then, when the bytes are valid UTF-8
+    and not plain ASCII, UTF-8 (a document that decodes as UTF-8 is UTF-8
+    whatever a stale header or declaration says); then the HTTP charset, then
+    the charset the document declares (XML declaration or ``<meta>``), each
+    used only if it decodes the bytes cleanly; then windows-1252. Latin-1 labels
+    are read as windows-1252. Never raises on undecodable bytes: the last
+    resort replaces them.
+    """
+    if not content:
+        return ""
+    bom_codec, bom_len = sniff_bom(content)
+    if bom_codec:
+        return content[bom_len:].decode(bom_codec, errors="replace")
+    http_codec = _codec_name(http_charset)
+    if http_codec and http_codec.startswith(("utf-16", "utf-32")):
+        try:
+            return content.decode(http_codec)
+        except UnicodeDecodeError:
+            pass
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if not text.isascii() or http_codec is None or http_codec == "utf-8":
+            return text
+    declared = _codec_name(
+        EncodingDetector.find_declared_encoding(content[:4096], is_html=True, search_entire_document=False)
+    )
+    for codec in dict.fromkeys(c for c in (http_codec, declared, "cp1252") if c):
+        try:
+            return content.decode(codec)
+        except UnicodeDecodeError:
+            continue
+    return content.decode("cp1252", errors="replace")

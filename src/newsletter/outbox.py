@@ -266,3 +266,43 @@ def transition(
     manifest["events"] = store.draft_events(draft_id)
     atomic_write(draft.path / MANIFEST, _dump(manifest))
     return Draft(id=draft_id, path=draft.path, manifest=manifest)
+
+
+def edit_draft(
+    outbox_dir: Path,
+    store: Store,
+    draft_id: str,
+    files: dict[str, bytes | str],
+    manifest_updates: dict[str, Any] | None = None,
+    *,
+    actor: str = "cli",
+    note: str = "modifié",
+) -> Draft:
+    """Replace some of a pending draft's files (e.g. after adding an editorial).
+
+    Only a pending draft can be edited: an approved one must be reopened
+    first, so that what is sent is always what was approved (and an approval
+    racing this edit is caught at send time by the content hashes).
+    """
+    draft = load_draft(outbox_dir, draft_id, store)
+    if draft.status != PENDING:
+        raise TransitionError(
+            f"brouillon {draft_id} : seul un brouillon en attente de validation peut être modifié"
+            f" (statut : « {STATUS_LABELS_FR.get(draft.status, draft.status)} » ;"
+            f" utilisez « newsletter outbox reopen {draft_id} »)"
+        )
+    if store.compare_and_set_status(draft_id, (PENDING,), PENDING, actor=actor, note=note) is None:
+        raise TransitionError(f"brouillon {draft_id} : son statut a changé entre-temps, rien n'a été modifié")
+    manifest = dict(draft.manifest)
+    hashes = dict(manifest.get("files") or {})
+    for name, content in files.items():
+        target = draft.path / name
+        if draft.path.resolve() not in target.resolve().parents:
+            raise OutboxError(f"nom de fichier invalide : {name!r}")
+        atomic_write(target, content)
+        hashes[name] = sha256_file(target)
+    manifest.update(manifest_updates or {})
+    manifest["files"] = hashes
+    manifest["events"] = store.draft_events(draft_id)
+    atomic_write(draft.path / MANIFEST, _dump(manifest))
+    return Draft(id=draft_id, path=draft.path, manifest=manifest)

@@ -117,14 +117,14 @@ def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
     return RenderOutput(rendered=rendered, social=drafts, files=files)
 
 
-def source_report(results: list[SourceResult], failures: dict[str, int], threshold: int) -> dict[str, Any]:
+def source_report(results: list[SourceResult]) -> dict[str, Any]:
     failing = [
         {
             "source": r.source,
             "category": r.error.category,
             "message": r.error.message,
-            "consecutive_failures": failures.get(r.source, 1),
-            "needs_attention": failures.get(r.source, 1) >= threshold,
+            "consecutive_failures": max(r.consecutive_failures, 1),
+            "needs_attention": r.needs_attention,
         }
         for r in results
         if r.error is not None
@@ -149,7 +149,6 @@ def queue_step(
 ):
     from .outbox import create_draft
 
-    failures = store.failures()
     issue: Issue = curation.issue
     manifest = {
         "subject": output.rendered.subject,
@@ -166,7 +165,7 @@ def queue_step(
             "social_drafts": len(output.social),
             "news_by_category": {k: len(v) for k, v in issue.news.items()},
         },
-        "sources": source_report(results, failures, settings.failure_threshold),
+        "sources": source_report(results),
         "curation": curation.report,
         "render": {
             "size_bytes": output.rendered.size_bytes,
@@ -212,11 +211,65 @@ def run_summary(draft) -> str:
         "",
         "Et maintenant :",
         f"  relire    newsletter outbox show {draft.id}   (ouvrir {draft.path / 'newsletter.html'})",
+        f"  modifier  newsletter outbox edit {draft.id} --editorial-file edito.txt",
         f"  valider   newsletter outbox approve {draft.id}",
         f"  refuser   newsletter outbox reject {draft.id} --note \"raison\"",
         f"  envoyer   newsletter outbox send {draft.id}   (une fois validé)",
     ]
     return "\n".join(lines)
+
+
+def rerender_draft(
+    settings: Settings,
+    store: Store,
+    draft_id: str,
+    *,
+    editorial: str | None = None,
+    featured: list[str] | None = None,
+    actor: str = "cli",
+):
+    """Re-render a pending draft with the officer's editorial and/or chosen featured items.
+
+    ``featured``: URLs of items of the issue to put "À la une" (in that order);
+    an URL not in the issue is an error naming it.
+    """
+    from .outbox import edit_draft, load_draft, OutboxError
+
+    draft = load_draft(settings.outbox, draft_id, store)
+    issue = Issue.from_dict(json.loads(draft.file("issue.json").read_text(encoding="utf-8")))
+    if editorial is not None:
+        issue.editorial = editorial.strip() or None
+    if featured is not None:
+        by_url = {}
+        for item in issue.all_items():
+            by_url.setdefault(item.url, item)
+            if item.canonical_url:
+                by_url.setdefault(item.canonical_url, item)
+        chosen = []
+        for url in featured:
+            if url not in by_url:
+                raise OutboxError(f"« {url} » n'est pas un élément de ce brouillon")
+            chosen.append(by_url[url])
+        for item in issue.all_items():
+            item.featured = False
+        for item in chosen:
+            item.featured = True
+        issue.featured = chosen
+    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
+    cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
+    output = render_step(issue, cfg)
+    updates = {
+        "subject": output.rendered.subject,
+        "preheader": getattr(output.rendered, "preheader", ""),
+        "editorial": issue.editorial,
+        "counts": {
+            **(draft.manifest.get("counts") or {}),
+            **issue.counts(),
+            "social_drafts": len(output.social),
+        },
+        "render": {"size_bytes": output.rendered.size_bytes, "warnings": list(output.rendered.warnings)},
+    }
+    return edit_draft(settings.outbox, store, draft_id, output.files, updates, actor=actor)
 
 
 def publish_draft_web(draft, archive_dir: Path) -> Path:
@@ -241,7 +294,12 @@ def run_monthly(sources_path: str | Path, *, month: date, today: date, settings:
     store = Store(settings.database_url)
     cfg = load_run_config(sources_path, month=month, today=today)
     results = collect_all(
-        cfg.sources.enabled, fetcher=Fetcher(), state=store, max_workers=settings.max_workers, today=today
+        cfg.sources.enabled,
+        fetcher=Fetcher(),
+        state=store,
+        max_workers=settings.max_workers,
+        today=today,
+        attention_threshold=settings.failure_threshold,
     )
     curation = curate_step(results, cfg, store.history())
     output = render_step(curation.issue, cfg)

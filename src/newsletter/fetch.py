@@ -1,0 +1,332 @@
+"""HTTP fetching for sources: timeouts, size cap, User-Agent, bounded
+redirects, conditional GET and a per-host concurrency bound.
+
+``Fetcher.fetch`` returns the bytes (or a not-modified answer) and raises
+``FetchError`` carrying a ``models.SourceError`` for everything else, so the
+caller never has to know about requests' exception hierarchy.
+
+Local sources (an absolute filesystem path or a ``file://`` URL) are read from
+disk with the same size cap; a missing file is an error, never text.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from urllib.parse import urlparse, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from . import USER_AGENT
+from .models import (
+    ERROR_CONNECTION,
+    ERROR_HTTP_STATUS,
+    ERROR_INVALID_SOURCE,
+    ERROR_TIMEOUT,
+    ERROR_TOO_LARGE,
+    SourceError,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = (5.0, 20.0)
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_MAX_REDIRECTS = 5
+DEFAULT_PER_HOST = 4
+_CHUNK = 64 * 1024
+
+
+class FetchError(Exception):
+    """A fetch failed; ``error`` is the ``SourceError`` (category, message, status)."""
+
+    def __init__(self, error: SourceError):
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass
+class FetchResponse:
+    url: str
+    final_url: str
+    status: int
+    content: bytes
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    not_modified: bool = False
+    etag: str | None = None
+    last_modified: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def content_type(self) -> str | None:
+        return self.headers.get("content-type")
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delay in seconds or an HTTP date)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def host_key(url: str) -> str:
+    """The key of the per-host bound: scheme-less ``host:port`` ('' for local files)."""
+    if is_local_url(url):
+        return ""
+    parts = urlsplit(url)
+    return (parts.netloc or "").lower()
+
+
+def is_local_url(url: str) -> bool:
+    return not url.startswith(("http://", "https://"))
+
+
+def local_path(url: str) -> Path:
+    if url.startswith("file://"):
+        return Path(urlparse(url).path)
+    return Path(url)
+
+
+def _err(category: str, message: str, **kwargs) -> FetchError:
+    return FetchError(SourceError(category=category, message=message, **kwargs))
+
+
+class Fetcher:
+    """Fetch URLs politely. Thread-safe: one requests.Session per thread.
+
+    ``per_host`` bounds concurrent requests to one ``host:port`` across all
+    threads using this fetcher; ``max_bytes`` caps the (decoded) body, checked
+    while streaming; ``max_time`` bounds the whole transfer (the read timeout
+    only bounds each socket read).
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: tuple[float, float] | float = DEFAULT_TIMEOUT,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_redirects: int = DEFAULT_MAX_REDIRECTS,
+        per_host: int = DEFAULT_PER_HOST,
+        user_agent: str = USER_AGENT,
+        max_time: float = 120.0,
+    ):
+        if per_host < 1:
+            raise ValueError(f"per_host must be at least 1, got {per_host}")
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be positive, got {max_bytes}")
+        self.timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+        self.max_bytes = max_bytes
+        self.max_redirects = max_redirects
+        self.per_host = per_host
+        self.user_agent = user_agent
+        self.max_time = max_time
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+
+    # -- plumbing --------------------------------------------------------
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = requests.Session()
+            session.max_redirects = self.max_redirects
+            session.headers["User-Agent"] = self.user_agent
+            session.headers["Accept"] = (
+                "application/rss+xml, application/atom+xml, application/feed+json, "
+                "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
+            )
+            adapter = HTTPAdapter(pool_connections=32, pool_maxsize=self.per_host, max_retries=0)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _semaphore(self, key: str) -> threading.BoundedSemaphore:
+        with self._lock:
+            sem = self._semaphores.get(key)
+            if sem is None:
+                sem = self._semaphores[key] = threading.BoundedSemaphore(self.per_host)
+            return sem
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    def __enter__(self) -> "Fetcher":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- public ----------------------------------------------------------
+    def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResponse:
+        """GET ``url`` (or read a local file). Raises FetchError on any failure.
+
+        With ``etag``/``last_modified`` the request is conditional; a 304
+        answer gives ``not_modified=True`` and empty content.
+        """
+        if is_local_url(url):
+            return self._read_local(url)
+        if not urlsplit(url).hostname:
+            raise _err(ERROR_INVALID_SOURCE, f"{url}: URL has no host")
+        with self._semaphore(host_key(url)):
+            return self._get(url, etag=etag, last_modified=last_modified)
+
+    def _read_local(self, url: str) -> FetchResponse:
+        start = time.monotonic()
+        path = local_path(url)
+        if not path.is_absolute():
+            raise _err(ERROR_INVALID_SOURCE, f"{url}: a local source must be an absolute path")
+        try:
+            size = path.stat().st_size
+            if size > self.max_bytes:
+                raise _err(ERROR_TOO_LARGE, f"{path}: {size} bytes, over the {self.max_bytes}-byte cap")
+            content = path.read_bytes()
+        except FileNotFoundError:
+            raise _err(ERROR_INVALID_SOURCE, f"{path}: file not found") from None
+        except IsADirectoryError:
+            raise _err(ERROR_INVALID_SOURCE, f"{path}: is a directory, not a file") from None
+        except OSError as exc:
+            raise _err(ERROR_INVALID_SOURCE, f"{path}: cannot read ({exc.strerror})") from None
+        return FetchResponse(
+            url=url,
+            final_url=str(path),
+            status=200,
+            content=content,
+            headers={},
+            elapsed=time.monotonic() - start,
+        )
+
+    def _get(self, url: str, *, etag: str | None, last_modified: str | None) -> FetchResponse:
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        start = time.monotonic()
+        try:
+            resp = self._session().get(
+                url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=True
+            )
+        except requests.exceptions.TooManyRedirects:
+            raise _err(
+                ERROR_HTTP_STATUS, f"{url}: more than {self.max_redirects} redirects", http_status=None
+            ) from None
+        except requests.exceptions.Timeout as exc:
+            raise _err(ERROR_TIMEOUT, f"{url}: {_timeout_text(exc, self.timeout)}") from None
+        except (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                requests.exceptions.InvalidSchema) as exc:
+            raise _err(ERROR_INVALID_SOURCE, f"{url}: invalid URL ({exc})") from None
+        except requests.exceptions.RequestException as exc:
+            raise _err(ERROR_CONNECTION, f"{url}: {_connection_text(exc)}") from None
+        with resp:
+            resp_headers = {k.lower(): v for k, v in resp.headers.items()}
+            new_etag = resp_headers.get("etag")
+            new_lm = resp_headers.get("last-modified")
+            if resp.status_code == 304:
+                return FetchResponse(
+                    url=url,
+                    final_url=resp.url,
+                    status=304,
+                    content=b"",
+                    headers=resp_headers,
+                    not_modified=True,
+                    etag=new_etag or etag,
+                    last_modified=new_lm or last_modified,
+                    elapsed=time.monotonic() - start,
+                )
+            if resp.status_code >= 400:
+                reason = resp.reason or ""
+                raise _err(
+                    ERROR_HTTP_STATUS,
+                    f"{url}: HTTP {resp.status_code} {reason}".rstrip(),
+                    http_status=resp.status_code,
+                    retry_after=parse_retry_after(resp_headers.get("retry-after")),
+                )
+            if 300 <= resp.status_code < 400:
+                raise _err(
+                    ERROR_HTTP_STATUS,
+                    f"{url}: HTTP {resp.status_code} redirect without a usable Location",
+                    http_status=resp.status_code,
+                )
+            declared = resp_headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_bytes:
+                raise _err(
+                    ERROR_TOO_LARGE,
+                    f"{url}: Content-Length {declared} bytes, over the {self.max_bytes}-byte cap",
+                )
+            content = self._read_body(url, resp, start)
+        return FetchResponse(
+            url=url,
+            final_url=resp.url,
+            status=resp.status_code,
+            content=content,
+            headers=resp_headers,
+            not_modified=False,
+            etag=new_etag,
+            last_modified=new_lm,
+            elapsed=time.monotonic() - start,
+        )
+
+    def _read_body(self, url: str, resp: requests.Response, start: float) -> bytes:
+        chunks: list[bytes] = []
+        total = 0
+        try:
+            for chunk in resp.iter_content(_CHUNK):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise _err(ERROR_TOO_LARGE, f"{url}: body over the {self.max_bytes}-byte cap")
+                if time.monotonic() - start > self.max_time:
+                    raise _err(ERROR_TIMEOUT, f"{url}: transfer took over {self.max_time:g} s")
+                chunks.append(chunk)
+        except requests.exceptions.RequestException as exc:
+            if _is_timeout(exc):
+                raise _err(ERROR_TIMEOUT, f"{url}: {_timeout_text(exc, self.timeout)}") from None
+            raise _err(ERROR_CONNECTION, f"{url}: {_connection_text(exc)}") from None
+        return b"".join(chunks)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    if isinstance(exc, requests.exceptions.Timeout):
+        return True
+    return "timed out" in str(exc).lower()
+
+
+def _timeout_text(exc: BaseException, timeout: tuple[float, float]) -> str:
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"no connection within {timeout[0]:g} s"
+    return f"no answer within {timeout[1]:g} s"
+
+
+def _connection_text(exc: BaseException) -> str:
+    text = str(exc)
+    lowered = text.lower()
+    if "refused" in lowered:
+        return "connection refused"
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or "getaddrinfo" in lowered:
+        return "host name not found"
+    if "reset" in lowered:
+        return "connection reset"
+    if "ssl" in lowered or "certificate" in lowered:
+        return f"TLS error ({text[:200]})"
+    return f"connection failed ({text[:200]})"
