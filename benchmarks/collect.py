@@ -8,14 +8,20 @@ local servers (one port = one host for the per-host bound), then measures:
 * a plain ``ThreadPoolExecutor(16)`` running ``requests.get`` + ``feedparser.parse``;
 
 each for a first run (every source answers 200) and a second run in which
-every source answers 304 (conditional headers from the first run).
+every source answers 304 (conditional headers from the first run). Both use
+the same global concurrency (16 threads).
+
+Each measurement is repeated (``--repeat``, default 3; plain and collect
+interleaved) and the median is reported, so that one noisy sample on a busy
+machine does not decide a verdict. Targets (issue 3): collect_all at least 2x
+faster than the plain pool on the first run, and no slower on the second.
 
 Every measurement runs in a fresh child process so that memory figures are
 not polluted by the previous one. Memory is the growth of the child's peak
 resident set size (``resource.getrusage(RUSAGE_SELF).ru_maxrss``, KiB on
 Linux) over its baseline after imports and state loading.
 
-Usage: python benchmarks/collect.py [--feeds 200] [--items 30] [--latency 0.05]
+Usage: python benchmarks/collect.py [--feeds 200] [--items 30] [--latency 0.05] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -165,6 +172,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--items", type=int, default=30, help="items per feed (default 30)")
     parser.add_argument("--latency", type=float, default=0.05, help="server latency per request, seconds (default 0.05)")
     parser.add_argument("--hosts", type=int, default=20, help="local servers (distinct host:port) to spread feeds over (default 20)")
+    parser.add_argument("--repeat", type=int, default=3, help="measurements per figure, median reported (default 3)")
     parser.add_argument("--child", choices=("collect", "plain"), help=argparse.SUPPRESS)
     parser.add_argument("--phase", choices=("first", "second"), help=argparse.SUPPRESS)
     parser.add_argument("--config", type=Path, help=argparse.SUPPRESS)
@@ -189,11 +197,22 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as tmp:
             config = Path(tmp) / "config.json"
             config.write_text(json.dumps({"urls": urls}))
-            figures = {}
-            for mode in ("plain", "collect"):
+            figures: dict[tuple[str, str], dict] = {}
+            samples: dict[tuple[str, str], list[dict]] = {}
+            for mode in ("plain", "collect"):  # the first run also writes the state the second run reads
                 state = Path(tmp) / f"state-{mode}.json"
-                for phase in ("first", "second"):
-                    figures[(mode, phase)] = run_child(mode, phase, config, state)
+                samples[(mode, "first")] = [run_child(mode, "first", config, state)]
+            for phase in ("first", "second"):
+                for n in range(max(1, args.repeat)):
+                    for mode in ("plain", "collect"):
+                        if phase == "first" and n == 0:
+                            continue  # measured above
+                        state = Path(tmp) / f"state-{mode}.json"
+                        if phase == "first":  # keep the state written by the first measurement
+                            state = Path(tmp) / f"state-{mode}-scratch.json"
+                        samples.setdefault((mode, phase), []).append(run_child(mode, phase, config, state))
+            for key, runs in samples.items():
+                figures[key] = {name: statistics.median(r[name] for r in runs) for name in runs[0]}
     finally:
         for srv in servers:
             srv.stop()
@@ -201,19 +220,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"collect benchmark: {args.feeds} feeds x {args.items} items "
           f"({total_bytes / args.feeds / 1024:.0f} KiB per feed, {total_bytes / args.feeds / args.items:.0f} B per item), "
           f"latency {args.latency * 1000:.0f} ms, {len(servers)} hosts on 127.0.0.1, {os.cpu_count()} CPUs")
-    print("memory: growth of peak RSS (ru_maxrss) in a fresh child process, MiB")
+    print(f"wall: median of {max(1, args.repeat)} measurements, each in a fresh child process (plain and collect interleaved)")
+    print("memory: growth of peak RSS (ru_maxrss) in a fresh child process, MiB (median)")
+    print("both variants run 16 requests at once; collect_all also keeps at most 4 per host")
     print()
     print(f"{'run':<8} {'variant':<34} {'wall s':>8} {'peak MiB':>9} {'items':>7} {'304s':>5} {'errors':>6}")
     labels = {"plain": "plain pool (requests + feedparser)", "collect": "collect_all (16 workers, 4/host)"}
     for phase in ("first", "second"):
         for mode in ("plain", "collect"):
             f = figures[(mode, phase)]
+            walls = " ".join(f"{r['wall']:.2f}" for r in samples[(mode, phase)])
             print(f"{phase:<8} {labels[mode]:<34} {f['wall']:>8.2f} {f['rss_kib'] / 1024:>9.1f} "
-                  f"{f['items']:>7} {f['not_modified']:>5} {f['errors']:>6}")
+                  f"{f['items']:>7.0f} {f['not_modified']:>5.0f} {f['errors']:>6.0f}   (runs: {walls})")
     print()
+    targets = {"first": (2.0, "at least 2x faster"), "second": (1.0, "no slower")}
+    failed = False
     for phase in ("first", "second"):
         speedup = figures[("plain", phase)]["wall"] / figures[("collect", phase)]["wall"]
-        print(f"speedup over the plain pool, {phase} run: {speedup:.2f}x")
+        goal, wording = targets[phase]
+        ok = speedup >= goal
+        failed |= not ok
+        print(f"{phase} run: {speedup:.2f}x the speed of the plain pool "
+              f"(target: {wording}, >= {goal:g}x): {'OK' if ok else 'MISSED'}")
+    if figures[("collect", "second")]["items"] != figures[("collect", "first")]["items"]:
+        failed = True
+        print("second run: collect_all did not return the items kept from the first run: MISSED")
+    print("verdict: every target met" if not failed else "verdict: a target was missed (see above)")
     return 0
 
 

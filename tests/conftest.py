@@ -14,6 +14,41 @@ sys.path.insert(0, str(ROOT))  # so that `flows` imports as a package
 
 from httpserver import LocalServer  # noqa: E402
 
+import ipaddress  # noqa: E402
+import socket  # noqa: E402
+
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _check_loopback(address) -> None:
+    """Refuse any connection beyond this machine: tests talk to 127.0.0.1 only."""
+    if not isinstance(address, tuple):
+        return  # unix socket
+    host = address[0]
+    if host in ("localhost",):
+        return
+    try:
+        if ipaddress.ip_address(host).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise ConnectionRefusedError(f"test tried to reach {host!r}: tests may only use 127.0.0.1")
+
+
+def _guarded_connect(self, address):
+    _check_loopback(address)
+    return _real_connect(self, address)
+
+
+def _guarded_connect_ex(self, address):
+    _check_loopback(address)
+    return _real_connect_ex(self, address)
+
+
+socket.socket.connect = _guarded_connect
+socket.socket.connect_ex = _guarded_connect_ex
+
 
 @pytest.fixture
 def server():

@@ -324,3 +324,37 @@ def test_item_to_dict_matches_the_model():
     assert item_from_dict(odd).extra["teaser"] == "kept in extra"
     with pytest.raises(ValueError, match="start"):
         item_from_dict({**item.to_dict(), "start": "le 5 décembre"})
+
+
+def test_items_kept_on_304_are_fresh_copies(server):
+    # Later stages edit items (category, outlets, extra): that must not leak
+    # into the state a later 304 reads from.
+    url = server.add("/agenda.xml", RSS, headers=RSS_TYPE, etag='"v1"')
+    state = MemoryStateStore()
+    src = feed_source(url)
+    first = collect_all([src], fetcher=Fetcher(), state=state)[0]
+    second = collect_all([src], fetcher=Fetcher(), state=state)[0]
+    assert second.not_modified
+    edited = second.items[0]
+    edited.title = "changé"
+    edited.outlets.append("Le Courrier picard")
+    edited.extra["note"] = "ajoutée"
+    third = collect_all([src], fetcher=Fetcher(), state=state)[0]
+    assert third.not_modified
+    assert [i.to_dict() for i in third.items] == [i.to_dict() for i in first.items]
+    assert third.items[0] is not edited and third.items[0].outlets == []
+
+
+def test_parse_source_reads_state_when_the_outcome_carries_none(server):
+    # An outcome built elsewhere (e.g. after crossing a process boundary) has no
+    # previous state attached: the 304 items then come from the store.
+    url = server.add("/a.xml", ATOM, etag='"1"')
+    src = feed_source(url)
+    state = MemoryStateStore()
+    assert collect_all([src], fetcher=Fetcher(), state=state)[0].ok
+    outcome = fetch_source(src, Fetcher(), state)
+    assert outcome.not_modified
+    bare = FetchOutcome(source=outcome.source, response=outcome.response)
+    result = parse_source(src, bare, state=state)
+    assert result.not_modified and len(result.items) == 2
+    assert [i.url for i in result.items] == [i.url for i in parse_source(src, outcome, state=state).items]

@@ -211,3 +211,44 @@ def test_invalid_arguments_are_rejected():
     with pytest.raises(FetchError) as info:
         Fetcher().fetch("http:///nohost")
     assert info.value.error.category == ERROR_INVALID_SOURCE
+
+
+def test_conditional_requests_reuse_connections_across_threads(server, monkeypatch):
+    # A second run is mostly 304s: each must not cost a new TCP connection,
+    # whichever worker thread sends it.
+    connections = []
+    accept = server.httpd.process_request
+
+    def counting(request, client_address):
+        connections.append(client_address)
+        return accept(request, client_address)
+
+    monkeypatch.setattr(server.httpd, "process_request", counting)
+    url = server.add("/rss", FEED, etag='"v1"')
+    fetcher = Fetcher(per_host=2)
+    assert fetcher.fetch(url).status == 200
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(lambda _: fetcher.fetch(url, etag='"v1"'), range(12)))
+    fetcher.close()
+    assert all(a.not_modified and a.status == 304 for a in answers)
+    assert len(server.hits("/rss")) == 13
+    assert 1 <= len(connections) <= 2  # never more than the per-host bound
+
+
+def test_proxy_from_the_environment_is_used(server, monkeypatch):
+    with_proxy = server  # the proxy receives the absolute URL as its request path
+    target = f"http://127.0.0.1:{closed_port()}/feed.xml"
+    with_proxy.add(target, FEED)
+    for name in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    resp = Fetcher().fetch(target)
+    assert resp.content == FEED
+    assert len(with_proxy.hits(target)) == 1
+
+
+def test_ca_bundle_from_the_environment_is_used(monkeypatch, tmp_path):
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    assert Fetcher()._session().verify == str(bundle)

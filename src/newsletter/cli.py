@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
+import os
 import sys
 from datetime import date
 from pathlib import Path
@@ -355,12 +357,35 @@ def _default_actor() -> str:
         return "cli"
 
 
+class _OneLineFormatter(logging.Formatter):
+    """Log records as one line each; tracebacks only with NEWSLETTER_DEBUG=1."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = f"newsletter: {record.levelname.lower()}: {record.getMessage()}"
+        if record.exc_info and record.exc_info[1] is not None:
+            if os.environ.get("NEWSLETTER_DEBUG") == "1":
+                return message + "\n" + self.formatException(record.exc_info)
+            exc = record.exc_info[1]
+            message += f" ({type(exc).__name__}: {exc})"
+        return message
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_OneLineFormatter())
+    logger = logging.getLogger("newsletter")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.DEBUG if os.environ.get("NEWSLETTER_DEBUG") == "1" else logging.WARNING)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .outbox import OutboxError
     from .sources import SourcesError
 
     parser = build_parser()
     args = parser.parse_args(argv)
+    _setup_logging()
     try:
         return args.func(args) or 0
     except (CommandError, SourcesError, OutboxError) as exc:

@@ -12,6 +12,7 @@ disk with the same size cap; a missing file is an error, never text.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import urlparse, urlsplit
+from urllib.request import getproxies
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -102,12 +104,23 @@ def local_path(url: str) -> Path:
     return Path(url)
 
 
+def environment_matters() -> bool:
+    """True when the environment holds per-request settings requests would use:
+    proxies or a .netrc file (the CA bundle is read once by ``Fetcher``)."""
+    if getproxies() or os.environ.get("NETRC"):
+        return True
+    home = Path.home()
+    return (home / ".netrc").exists() or (home / "_netrc").exists()
+
+
 def _err(category: str, message: str, **kwargs) -> FetchError:
     return FetchError(SourceError(category=category, message=message, **kwargs))
 
 
 class Fetcher:
-    """Fetch URLs politely. Thread-safe: one requests.Session per thread.
+    """Fetch URLs politely. Thread-safe: one requests.Session per thread, all
+    sharing one connection pool (a urllib3 PoolManager, which is thread-safe),
+    so keep-alive connections to a host are reused by every thread.
 
     ``per_host`` bounds concurrent requests to one ``host:port`` across all
     threads using this fetcher; ``max_bytes`` caps the (decoded) body, checked
@@ -139,6 +152,15 @@ class Fetcher:
         self._sessions: list[requests.Session] = []
         self._lock = threading.Lock()
         self._semaphores: dict[str, threading.BoundedSemaphore] = {}
+        # One adapter (= one urllib3 PoolManager) for every thread's session:
+        # at most ``per_host`` requests run on a host at once (semaphores), so
+        # ``per_host`` pooled connections per host are enough to reuse them all.
+        self._adapter = HTTPAdapter(pool_connections=64, pool_maxsize=per_host, max_retries=0)
+        # requests scans the whole environment (proxies, no_proxy, CA bundle,
+        # .netrc) on every request. Read the CA bundle once here, and let
+        # sessions skip the scan when no proxy or .netrc is configured.
+        self._trust_env = environment_matters()
+        self._ca_bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
 
     # -- plumbing --------------------------------------------------------
     def _session(self) -> requests.Session:
@@ -146,14 +168,16 @@ class Fetcher:
         if session is None:
             session = requests.Session()
             session.max_redirects = self.max_redirects
+            session.trust_env = self._trust_env
+            if self._ca_bundle:
+                session.verify = self._ca_bundle  # what trust_env would have done
             session.headers["User-Agent"] = self.user_agent
             session.headers["Accept"] = (
                 "application/rss+xml, application/atom+xml, application/feed+json, "
                 "application/xml;q=0.9, text/xml;q=0.9, text/html;q=0.8, */*;q=0.5"
             )
-            adapter = HTTPAdapter(pool_connections=32, pool_maxsize=self.per_host, max_retries=0)
-            session.mount("http://", adapter)
-            session.mount("https://", adapter)
+            session.mount("http://", self._adapter)
+            session.mount("https://", self._adapter)
             self._local.session = session
             with self._lock:
                 self._sessions.append(session)
@@ -171,6 +195,7 @@ class Fetcher:
             sessions, self._sessions = self._sessions, []
         for session in sessions:
             session.close()
+        self._adapter.close()
 
     def __enter__(self) -> "Fetcher":
         return self
@@ -244,6 +269,9 @@ class Fetcher:
             new_etag = resp_headers.get("etag")
             new_lm = resp_headers.get("last-modified")
             if resp.status_code == 304:
+                # A 304 has no body: consuming it hands the connection back to
+                # the pool for the next request (closing it would not).
+                _ = resp.content
                 return FetchResponse(
                     url=url,
                     final_url=resp.url,

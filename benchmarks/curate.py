@@ -1,0 +1,207 @@
+"""Benchmark of the curation core: dedupe + classify on synthetic French items.
+
+For 10k, 50k and 100k items of which 10% are near-duplicates of another item
+(same story under a tracking-parameter URL, republished by a partner with a
+retouched title, a shortened or partly reworded summary), prints the time and
+peak memory of dedupe + classify and the pairwise recall and precision of the
+dedupe against the known groups.
+
+Target: 100k items in at most 10 s, time at most x2.3 per doubling, recall and
+precision >= 0.95. Each size runs in its own process so that peak memory
+(max RSS) is the size's own.
+
+    .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
+    .venv/bin/python benchmarks/curate.py 20000      # chosen sizes
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import resource
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from newsletter.classify import Taxonomy, classify  # noqa: E402
+from newsletter.dedupe import dedupe  # noqa: E402
+from newsletter.models import Item  # noqa: E402
+
+PARIS = ZoneInfo("Europe/Paris")
+DOMAIN = """quartier quartiers habitants politique ville contrat contrats égalité discriminations jeunesse
+école collège cités éducatives renouvellement urbain logement social bailleur santé sport culture
+association emploi insertion entreprise transition écologique climat énergie participation citoyenne
+conseil citoyen délégué préfet intercommunalité commune région Hauts-de-France Lille Amiens Roubaix
+Tourcoing Calais Dunkerque Valenciennes Beauvais Saint-Quentin journée webinaire rencontre cycle
+qualification séminaire réseau pilotes professionnels élus acteurs territoire territoires projet
+projets programme évaluation diagnostic démarche accompagnement ressources guide fiche expérience
+prévention radicalités complot médiation mixité scolaire petite enfance parents familles seniors
+femmes hommes laïcité République mobilité vélo jardin alimentation chaleur végétalisation""".split()
+FILLER = """le la les un une des du de et en au aux pour par sur dans avec ce cette qui que dont ou est
+sont son sa ses leur nos plus mais comme tout aussi sans sous entre vers""".split()
+SYLLABLES = ["ba", "ca", "de", "fi", "go", "la", "mi", "no", "pe", "ra", "si", "to", "vu", "ze", "tra", "pli",
+             "cor", "men", "tion", "eau", "oi", "gné", "ché", "lu", "ré", "vé", "an", "on", "in", "ou"]
+OUTLETS = ["Le Quotidien du Nord", "La Voix des Quartiers", "Hebdo Régional", "Le Courrier de la Ville",
+           "Ouest Urbain", "Gazette des Territoires"]
+
+
+def _vocabulary(rng: random.Random, size: int = 30000) -> list[str]:
+    words = set(DOMAIN)
+    while len(words) < size:
+        words.add("".join(rng.choice(SYLLABLES) for _ in range(rng.randint(2, 4))))
+    return sorted(words)
+
+
+def _sentence(rng: random.Random, vocab: list[str], weights: list[float], n: int) -> list[str]:
+    picks = rng.choices(vocab, cum_weights=weights, k=n)
+    out = []
+    for w in picks:
+        out.append(w)
+        if rng.random() < 0.35:
+            out.append(rng.choice(FILLER))
+    return out
+
+
+def make_items(n: int, dup_rate: float = 0.10, seed: int = 42) -> tuple[list[Item], list[int]]:
+    """``n`` items, ``dup_rate`` of them near-duplicates; returns items and their true group ids."""
+    rng = random.Random(seed)
+    vocab = _vocabulary(rng)
+    # Zipf-like frequencies: a few words are everywhere, most are rare.
+    cum, total = [], 0.0
+    for rank in range(1, len(vocab) + 1):
+        total += 1.0 / rank ** 0.9
+        cum.append(total)
+    rng.shuffle(vocab)
+    n_dup = int(n * dup_rate)
+    n_orig = n - n_dup
+    base = datetime(2025, 11, 1, tzinfo=PARIS)
+    items: list[Item] = []
+    groups: list[int] = []
+    for i in range(n_orig):
+        kind = rng.choice(("article", "press", "press", "event", "resource"))
+        title = _sentence(rng, vocab, cum, rng.randint(6, 11))
+        summary = _sentence(rng, vocab, cum, rng.randint(20, 40))
+        item = Item(
+            kind=kind,
+            title=" ".join(title).capitalize(),
+            url=f"https://www.site{i % 97}.fr/actualites/{i}-{title[0]}",
+            source=f"source {i % 40}",
+            summary=" ".join(summary) + ".",
+            outlet=rng.choice(OUTLETS) if kind == "press" else None,
+            published=base - timedelta(hours=rng.randint(0, 24 * 60)),
+            start=base + timedelta(days=rng.randint(1, 90), hours=9) if kind == "event" else None,
+        )
+        items.append(item)
+        groups.append(i)
+    for d in range(n_dup):
+        g = rng.randrange(n_orig)
+        orig = items[g]
+        title = orig.title.split()
+        summary = orig.summary.split()
+        variant = d % 3
+        if variant == 0:  # same page shared with tracking parameters, title retouched
+            url = orig.url.replace("https://www.", "http://") + f"?utm_source=flux{d}&xtor=RSS-{d}"
+            title = [w.upper() if rng.random() < 0.2 else w for w in title] + [":", rng.choice(OUTLETS)]
+        elif variant == 1:  # partner republishes with one title word changed and a shortened summary
+            url = f"https://partenaire{d % 13}.org/reprise/{d}"
+            title[rng.randrange(len(title))] = rng.choice(vocab)
+            summary = summary[: max(8, int(len(summary) * rng.uniform(0.6, 0.9)))]
+        else:  # another outlet: same title with punctuation, summary lightly reworded
+            url = f"https://media{d % 17}.fr/article/{d}"
+            title = ["«"] + title + ["»"]
+            for _ in range(2):
+                summary[rng.randrange(len(summary))] = rng.choice(vocab)
+        items.append(
+            Item(
+                kind=orig.kind,
+                title=" ".join(title),
+                url=url,
+                source=f"source dup {d % 5}",
+                summary=" ".join(summary),
+                outlet=rng.choice(OUTLETS) if orig.kind == "press" else None,
+                published=orig.published,
+                start=orig.start,
+            )
+        )
+        groups.append(g)
+    order = list(range(n))
+    rng.shuffle(order)
+    return [items[i] for i in order], [groups[i] for i in order]
+
+
+def pair_scores(predicted: list[int], truth: list[int]) -> tuple[float, float]:
+    """Pairwise precision and recall of a clustering against the true groups."""
+
+    def pairs(counter: Counter) -> int:
+        return sum(c * (c - 1) // 2 for c in counter.values())
+
+    tp = pairs(Counter(zip(predicted, truth)))
+    pred = pairs(Counter(predicted))
+    true = pairs(Counter(truth))
+    return (tp / pred if pred else 1.0), (tp / true if true else 1.0)
+
+
+def run_one(n: int) -> dict:
+    items, truth = make_items(n)
+    ids = {id(item): i for i, item in enumerate(items)}
+    taxonomy = Taxonomy.default()
+    c0 = time.process_time()
+    t0 = time.perf_counter()
+    result = dedupe(items)
+    t1 = time.perf_counter()
+    classify(result.kept, taxonomy)
+    t2 = time.perf_counter()
+    c2 = time.process_time()
+    # predicted cluster of every input item = index of the kept item that absorbed it
+    url_to_index = {item.url: i for i, item in enumerate(items)}
+    predicted = list(range(n))
+    for item in result.kept:
+        k = ids[id(item)]
+        for url in item.merged:
+            predicted[url_to_index[url]] = k
+    precision, recall = pair_scores(predicted, truth)
+    return {
+        "items": n,
+        "kept": len(result.kept),
+        "dedupe_s": round(t1 - t0, 2),
+        "classify_s": round(t2 - t1, 2),
+        "total_s": round(t2 - t0, 2),
+        "cpu_s": round(c2 - c0, 2),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "precision": round(precision, 4),
+        "recall": round(recall, 4),
+    }
+
+
+def main(argv: list[str]) -> int:
+    if argv and argv[0] == "--one":
+        print(json.dumps(run_one(int(argv[1]))))
+        return 0
+    sizes = [int(a) for a in argv] or [10_000, 50_000, 100_000]
+    print(f"{'items':>8} {'kept':>8} {'dedupe s':>9} {'classify s':>11} {'total s':>8} "
+          f"{'cpu s':>6} {'peak MB':>8} {'precision':>10} {'recall':>7}")
+    rows = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
+        row = json.loads(out.stdout.strip().splitlines()[-1])
+        rows.append(row)
+        print(f"{row['items']:>8} {row['kept']:>8} {row['dedupe_s']:>9} {row['classify_s']:>11} "
+              f"{row['total_s']:>8} {row['cpu_s']:>6} {row['peak_rss_mb']:>8} {row['precision']:>10} {row['recall']:>7}", flush=True)
+    for a, b in zip(rows, rows[1:]):
+        ratio = (b["total_s"] / a["total_s"]) if a["total_s"] else float("inf")
+        per_doubling = ratio ** (1 / max(1e-9, __import__("math").log2(b["items"] / a["items"])))
+        print(f"{a['items']} -> {b['items']}: time x{ratio:.2f} (x{per_doubling:.2f} per doubling)")
+    print(f"load average during the run: {__import__('os').getloadavg()[0]:.2f} (other processes slow the wall time;"
+          " cpu s is this process's own CPU time)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,448 @@
+"""Keyword taxonomy: give every item a primary category and a score.
+
+The taxonomy is an editable YAML file (default: ``sources/taxonomy.yaml``)::
+
+    settings:                  # optional, defaults shown
+      title_weight: 3          # points for a keyword found in the title
+      summary_weight: 1        # points for a keyword found in the summary
+      source_bias: 2           # points added to a source's preferred category
+      min_points: 1            # below this, the item goes to ``autres``
+    sources:                   # optional: bias a source towards a category
+      "IREV – actualités": vie-du-reseau
+    categories:
+      - slug: transitions
+        label: Transitions                 # French section title
+        hashtags: ["#Transitions"]         # for social posts
+        keywords: [transition écologique, "sobriété énergétique": 2]
+        paths: ["/thematiques/transition"]  # URL path prefixes forcing the category
+      - slug: autres                        # required: used when nothing fits
+        label: Autres actualités
+        hashtags: []
+
+Matching ignores case, accents, ligatures (œ → oe) and apostrophes, and
+folds French plural and feminine endings (``éducatives`` matches
+``éducatif``, ``sociaux`` matches ``social``). Keywords may be phrases; a
+phrase counts one point per word of
+more than two letters instead of 1. A keyword may be written
+``"term": weight`` to count ``weight`` points.
+
+Rules, in order:
+
+1. ``item.category`` already set to a known slug (forced by the source
+   configuration): kept, score 1.0.
+2. URL path starting with one of a category's ``paths``: that category, score 1.0.
+3. Otherwise points = sum over distinct keywords found (title hits weigh
+   ``title_weight``, summary hits ``summary_weight``, times the keyword weight)
+   plus ``source_bias`` for the category preferred for the item's source.
+   The category with most points wins (ties: taxonomy order); score =
+   points / (points + 3), in 0..1. Under ``min_points``: ``autres``, score 0.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Iterable
+from urllib.parse import unquote
+
+import yaml
+
+from .models import Item
+
+FALLBACK = "autres"
+DEFAULT_PATH = Path(__file__).resolve().parents[2] / "sources" / "taxonomy.yaml"
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+class TaxonomyError(Exception):
+    """The taxonomy file is unusable. The message names the file and the problem."""
+
+
+# --------------------------------------------------------------------------
+# French text folding (shared with dedupe.py)
+
+
+_LIGATURES = (("œ", "oe"), ("æ", "ae"), ("ß", "ss"), ("ø", "o"), ("ł", "l"), ("đ", "d"), ("ı", "i"))
+# after NFKD: anything not ASCII and not a combining accent separates words
+_NON_WORD = re.compile(r"[^\x00-\x7f\u0300-\u036f]+")
+
+
+_FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
+_FOLDED_MAX = 250_000
+
+
+def fold(text: str) -> str:
+    """Lower-case ASCII: accents and ligatures (œ → oe, ﬁ → fi) folded, other
+    non-ASCII characters (curly apostrophes, dashes, guillemets) as spaces."""
+    got = _FOLDED.get(text)
+    if got is not None:
+        return got
+    s = unicodedata.normalize("NFKD", text.lower())
+    if not s.isascii():
+        for lig, rep in _LIGATURES:
+            if lig in s:
+                s = s.replace(lig, rep)
+        s = _NON_WORD.sub(" ", s).encode("ascii", "ignore").decode("ascii")
+    if len(_FOLDED) >= _FOLDED_MAX:
+        _FOLDED.clear()
+    _FOLDED[text] = s
+    return s
+
+
+def words(text: str) -> list[str]:
+    """The folded words of ``text`` (letters and digits), in order."""
+    return _WORD.findall(fold(text))
+
+
+_STEMS: dict[str, str] = {}
+
+
+def stem(word: str) -> str:
+    """Fold French plural and feminine endings of a folded word (cached).
+
+    nationaux → national, bureaux → bureau, éducatives → educatif,
+    culturelles → culturel, citoyennes → citoyen, jeunes → jeun.
+    """
+    got = _STEMS.get(word)
+    if got is not None:
+        return got
+    w = word
+    if len(w) > 3 and not w.isdigit():
+        if w.endswith("eaux"):
+            w = w[:-1]
+        elif w.endswith("aux") and len(w) > 4:
+            w = w[:-3] + "al"
+        elif w[-1] in "sx" and not w.endswith("ss"):
+            w = w[:-1]
+        for fem, masc in (("ive", "if"), ("elle", "el"), ("enne", "en"), ("euse", "eur"),
+                          ("trice", "teur"), ("ere", "er")):
+            if w.endswith(fem) and len(w) > len(fem) + 1:
+                w = w[: -len(fem)] + masc
+                break
+        if len(w) > 3 and w.endswith("e"):
+            w = w[:-1]
+    if len(_STEMS) < 500_000:
+        _STEMS[word] = w
+    return w
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed folded words: what keywords are matched against."""
+    get = _STEMS.get
+    return [get(w) or stem(w) for w in words(text)]
+
+
+# --------------------------------------------------------------------------
+# Taxonomy
+
+
+@dataclass
+class Category:
+    slug: str
+    label: str
+    keywords: list[str] = field(default_factory=list)
+    hashtags: list[str] = field(default_factory=list)
+    paths: list[str] = field(default_factory=list)
+    weights: dict[str, float] = field(default_factory=dict)  # keyword -> weight (default 1)
+
+
+_SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0}
+_CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths"}
+
+
+class Taxonomy:
+    """Categories in display order (``autres`` last) and the keyword index."""
+
+    def __init__(
+        self,
+        categories: list[Category],
+        *,
+        sources: dict[str, str] | None = None,
+        settings: dict[str, float] | None = None,
+        path: Path | None = None,
+    ):
+        self.path = path
+        where = str(path) if path else "taxonomy"
+        by_slug: dict[str, Category] = {}
+        for cat in categories:
+            if cat.slug in by_slug:
+                raise TaxonomyError(f"{where}: duplicate category slug {cat.slug!r}")
+            by_slug[cat.slug] = cat
+        if FALLBACK not in by_slug:
+            raise TaxonomyError(f"{where}: a category with slug {FALLBACK!r} is required (used when nothing fits)")
+        # display order: as written, `autres` last
+        self.categories: list[Category] = [c for c in categories if c.slug != FALLBACK] + [by_slug[FALLBACK]]
+        self._by_slug = by_slug
+        self.sources = dict(sources or {})
+        for name, slug in self.sources.items():
+            if slug not in by_slug:
+                raise TaxonomyError(f"{where}: sources: {name!r} points to unknown category {slug!r}")
+        self.settings = dict(_SETTINGS_DEFAULTS)
+        self.settings.update(settings or {})
+        self._order = {c.slug: i for i, c in enumerate(self.categories)}
+        # first term -> list of (rest of phrase, slug, weight)
+        self._index: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
+        self._paths: list[tuple[str, str]] = []
+        for cat in self.categories:
+            seen: set[tuple[str, ...]] = set()
+            for kw in cat.keywords:
+                toks = tuple(terms(kw))
+                if not toks:
+                    raise TaxonomyError(f"{where}: category {cat.slug!r}: keyword {kw!r} has no letters")
+                if toks in seen:
+                    continue
+                seen.add(toks)
+                # a phrase counts one point per content word (short words like "de", "l" do not count)
+                content = sum(1 for t in toks if len(t) > 2) or 1
+                weight = float(cat.weights.get(kw, 1.0)) * content
+                self._index.setdefault(toks[0], []).append((toks[1:], cat.slug, weight))
+            for p in cat.paths:
+                self._paths.append((fold(p).replace(" ", "-").rstrip("/") or "/", cat.slug))
+        self._path_slugs: dict[str, str] = {}
+        for prefix, slug in self._paths:
+            self._path_slugs.setdefault(prefix, slug)
+        self._path_re = re.compile("|".join(re.escape(p) for p in self._path_slugs) or "(?!)")
+
+    # -- public helpers ---------------------------------------------------
+    @property
+    def slugs(self) -> list[str]:
+        return [c.slug for c in self.categories]
+
+    def __contains__(self, slug: object) -> bool:
+        return slug in self._by_slug
+
+    def category(self, slug: str) -> Category:
+        try:
+            return self._by_slug[slug]
+        except KeyError:
+            raise KeyError(f"unknown category {slug!r} (known: {', '.join(self.slugs)})") from None
+
+    def label(self, slug: str) -> str:
+        return self.category(slug).label
+
+    def hashtags(self, slug: str) -> list[str]:
+        return list(self.category(slug).hashtags)
+
+    def labels(self) -> dict[str, str]:
+        return {c.slug: c.label for c in self.categories}
+
+    # -- loading ------------------------------------------------------------
+    @classmethod
+    def default(cls) -> "Taxonomy":
+        return cls.load(DEFAULT_PATH)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "Taxonomy":
+        path = Path(path)
+        where = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise TaxonomyError(f"{where}: file not found") from None
+        except IsADirectoryError:
+            raise TaxonomyError(f"{where}: is a directory, not a taxonomy file") from None
+        except UnicodeDecodeError as exc:
+            raise TaxonomyError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        except OSError as exc:
+            raise TaxonomyError(f"{where}: cannot read ({exc.strerror})") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise TaxonomyError(f"{where}: invalid YAML{pos}: {problem}") from None
+        return cls.from_dict(data, path=path)
+
+    @classmethod
+    def from_dict(cls, data: Any, *, path: Path | None = None) -> "Taxonomy":
+        where = str(path) if path else "taxonomy"
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), list) or not data["categories"]:
+            raise TaxonomyError(f"{where}: expected a top-level 'categories:' list")
+        unknown = sorted(set(data) - {"categories", "sources", "settings", "version"})
+        if unknown:
+            raise TaxonomyError(f"{where}: unknown top-level key(s) {', '.join(map(repr, unknown))}")
+        settings = data.get("settings") or {}
+        if not isinstance(settings, dict):
+            raise TaxonomyError(f"{where}: 'settings' must be a mapping")
+        for key, value in settings.items():
+            if key not in _SETTINGS_DEFAULTS:
+                raise TaxonomyError(
+                    f"{where}: settings: unknown key {key!r} (allowed: {', '.join(_SETTINGS_DEFAULTS)})"
+                )
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise TaxonomyError(f"{where}: settings.{key} must be a number >= 0, got {value!r}")
+        sources = data.get("sources") or {}
+        if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
+            raise TaxonomyError(f"{where}: 'sources' must map a source name to a category slug")
+        categories = [cls._category(raw, i, where) for i, raw in enumerate(data["categories"], start=1)]
+        return cls(categories, sources={str(k): v for k, v in sources.items()},
+                   settings={k: float(v) for k, v in settings.items()}, path=path)
+
+    @staticmethod
+    def _category(raw: Any, index: int, where: str) -> Category:
+        label = f"{where}: category #{index}"
+        if not isinstance(raw, dict):
+            raise TaxonomyError(f"{label}: expected a mapping with slug, label, hashtags and keywords")
+        if raw.get("slug"):
+            label = f"{where}: category #{index} ({raw['slug']!r})"
+        unknown = sorted(set(raw) - _CATEGORY_KEYS)
+        if unknown:
+            raise TaxonomyError(f"{label}: unknown key(s) {', '.join(map(repr, unknown))}")
+        slug = raw.get("slug")
+        if not isinstance(slug, str) or not _SLUG.match(slug):
+            raise TaxonomyError(f"{label}: 'slug' must be lower-case letters, digits and dashes, got {slug!r}")
+        name = raw.get("label")
+        if not isinstance(name, str) or not name.strip():
+            raise TaxonomyError(f"{label}: missing or empty 'label' (the French section title)")
+        hashtags = raw.get("hashtags")
+        if hashtags is None:
+            raise TaxonomyError(f"{label}: missing 'hashtags' (a list, may be empty)")
+        if not isinstance(hashtags, list) or not all(isinstance(h, str) and h.strip() for h in hashtags):
+            raise TaxonomyError(f"{label}: 'hashtags' must be a list of strings")
+        keywords: list[str] = []
+        weights: dict[str, float] = {}
+        raw_keywords = raw.get("keywords") or []
+        if not isinstance(raw_keywords, list):
+            raise TaxonomyError(f"{label}: 'keywords' must be a list")
+        for kw in raw_keywords:
+            if isinstance(kw, dict) and len(kw) == 1:
+                (term, weight), = kw.items()
+                if not isinstance(term, str) or isinstance(weight, bool) or not isinstance(weight, (int, float)):
+                    raise TaxonomyError(f"{label}: keyword {kw!r} must be written \"term\": weight")
+                keywords.append(term)
+                weights[term] = float(weight)
+            elif isinstance(kw, str) and kw.strip():
+                keywords.append(kw)
+            else:
+                raise TaxonomyError(f"{label}: keyword {kw!r} must be a non-empty string")
+        paths = raw.get("paths") or []
+        if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
+            raise TaxonomyError(f"{label}: 'paths' must be a list of URL paths starting with '/'")
+        return Category(slug=slug, label=name.strip(), keywords=keywords,
+                        hashtags=[h.strip() for h in hashtags], paths=paths, weights=weights)
+
+    # -- scoring ------------------------------------------------------------
+    def _hits(self, toks: list[str]) -> set[tuple[str, tuple[str, ...], float]]:
+        found: set[tuple[str, tuple[str, ...], float]] = set()
+        index = self._index
+        for i, tok in enumerate(toks):
+            entries = index.get(tok)
+            if not entries:
+                continue
+            for rest, slug, weight in entries:
+                if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest:
+                    found.add((slug, (tok, *rest), weight))
+        return found
+
+    def points(self, item: Item) -> dict[str, float]:
+        """Raw points per category slug for ``item`` (keywords and source bias)."""
+        pts: dict[str, float] = {}
+        tw = self.settings["title_weight"]
+        sw = self.settings["summary_weight"]
+        title_hits = self._hits(terms(item.title or ""))
+        for slug, _kw, weight in title_hits:
+            pts[slug] = pts.get(slug, 0.0) + tw * weight
+        if item.summary:
+            for slug, kw, weight in self._hits(terms(item.summary)) - title_hits:
+                pts[slug] = pts.get(slug, 0.0) + sw * weight
+        biased = self.sources.get(item.source or "")
+        if biased:
+            pts[biased] = pts.get(biased, 0.0) + self.settings["source_bias"]
+        return pts
+
+    def path_category(self, url: str | None) -> str | None:
+        if not url or not self._paths:
+            return None
+        rest = url.split("://", 1)[-1]
+        slash = rest.find("/")
+        path = rest[slash:] if slash >= 0 else "/"
+        path = fold(unquote(path.split("?", 1)[0].split("#", 1)[0])).replace(" ", "-")
+        match = self._path_re.match(path)
+        return self._path_slugs[match.group()] if match else None
+
+
+def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:
+    """The primary category slug and a score in 0..1 for one item (see module doc)."""
+    if item.category and item.category in taxonomy:
+        return item.category, 1.0
+    forced = taxonomy.path_category(item.url)
+    if not forced and item.canonical_url and item.canonical_url != item.url:
+        forced = taxonomy.path_category(item.canonical_url)
+    if forced:
+        return forced, 1.0
+    pts = taxonomy.points(item)
+    if not pts:
+        return FALLBACK, 0.0
+    order = taxonomy._order
+    slug, best = max(pts.items(), key=lambda kv: (kv[1], -order.get(kv[0], 0)))
+    if best < taxonomy.settings["min_points"]:
+        return FALLBACK, 0.0
+    return slug, round(best / (best + 3.0), 3)
+
+
+def classify(items: Iterable[Item], taxonomy: Taxonomy) -> None:
+    """Set ``category`` and ``score`` on every item.
+
+    A category preset on the item (forced by its source) is kept with score
+    1.0 when the taxonomy knows it; an unknown preset slug is replaced and
+    noted in ``item.extra["classify_note"]``.
+    """
+    for item in items:
+        if item.category and item.category not in taxonomy:
+            item.extra["classify_note"] = (
+                f"catégorie « {item.category} » imposée par la source inconnue de la taxonomie : ignorée"
+            )
+            item.category = None
+        item.category, item.score = classify_item(item, taxonomy)
+
+
+# --------------------------------------------------------------------------
+# JSON Lines
+
+
+def read_items_jsonl(in_stream: IO[str]) -> tuple[list[Item], str | None]:
+    """Parse JSON Lines into items. Returns (items, None) or ([], error message)."""
+    items: list[Item] = []
+    for number, line in enumerate(in_stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            return [], f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
+        if not isinstance(data, dict):
+            return [], f"line {number}: expected a JSON object, got {type(data).__name__}"
+        try:
+            items.append(Item.from_dict(data))
+        except (TypeError, ValueError) as exc:
+            return [], f"line {number}: {exc}"
+    return items, None
+
+
+def write_items_jsonl(items: Iterable[Item], out_stream: IO[str]) -> None:
+    out_stream.write("".join(json.dumps(i.to_dict(), ensure_ascii=False) + "\n" for i in items))
+
+
+def classify_jsonl(in_stream: IO[str], out_stream: IO[str], err_stream: IO[str],
+                   taxonomy_path: str | Path | None = None) -> int:
+    """`newsletter classify`: items in, the same items with category and score out.
+
+    Returns the exit code: 0, or 2 with a message on ``err_stream`` (nothing written).
+    """
+    try:
+        taxonomy = Taxonomy.load(taxonomy_path) if taxonomy_path else Taxonomy.default()
+    except TaxonomyError as exc:
+        err_stream.write(f"newsletter classify: {exc}\n")
+        return 2
+    items, error = read_items_jsonl(in_stream)
+    if error:
+        err_stream.write(f"newsletter classify: {error}\n")
+        return 2
+    classify(items, taxonomy)
+    write_items_jsonl(items, out_stream)
+    return 0

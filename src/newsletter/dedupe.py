@@ -1,0 +1,364 @@
+"""Exact and near-duplicate removal: each story once, the richest copy kept.
+
+Two items are duplicates when
+
+* they have the same canonical URL (:func:`newsletter.urls.canonical_url`,
+  the page's own canonical link winning), or
+* they are near-duplicates: same kind, and a similarity of at least
+  ``threshold`` where similarity is the larger of
+
+  - the Jaccard similarity of the word sets of title + summary, and
+  - when the titles' word sets have a Jaccard similarity of at least
+    ``title_threshold``: the mean of that title similarity and the containment
+    of the smaller title + summary word set in the larger one (the same story
+    with a shorter or longer summary).
+
+  Words are folded (case, accents, ligatures, apostrophes) and common French
+  stop words ignored; items with fewer than 3 words are never near-duplicates.
+
+Never merged: two events whose start dates differ (two sessions of one
+webinar are two events), and two items whose titles carry different numbers
+("Lettre n°12" / "Lettre n°13", "Programme 2024" / "Programme 2025").
+
+Candidate pairs come from MinHash locality-sensitive hashing (banding) on the
+word sets of title + summary and, separately, of titles; only candidates are
+compared, so the work grows with the number of items, not of pairs. The
+signatures are computed with numpy in one vectorised pass (datasketch's
+per-object MinHash/LSH was ~20x too slow for 100k items).
+
+Richest copy (kept): an event with a start date beats one without; then the
+longest summary; then having an image; then having a date; then the earliest
+in the input. It absorbs the others' URLs (``merged``) and outlets
+(``outlets``) and fills its empty fields (image, dates, place...) from them.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import IO, Iterable
+
+import numpy as np
+
+from .classify import fold, read_items_jsonl, write_items_jsonl
+from .models import Item
+from .urls import canonical_url
+
+STOP_WORDS = frozenset(
+    """le la les un une des du de et en au aux pour par sur dans avec ce ces cet cette qui que quoi
+    dont ou est sont son sa ses leur leurs nos notre vos votre il elle ils elles on nous vous se ne pas
+    plus qu lui mais comme tout tous toute toutes aussi sans sous entre vers chez""".split()
+)
+_FILL_FIELDS = (
+    "published", "summary", "image", "image_alt", "start", "end", "location", "registration_url",
+    "registration_deadline", "places", "audience", "contact", "category",
+)
+# MinHash LSH: (bands, rows). Text: a pair with Jaccard 0.7 is a candidate with
+# probability 0.998, 0.6: 0.96; titles (10 bands): 0.7: 0.98, 0.6: 0.75. Candidates are then checked exactly (similarity()).
+_TEXT_LSH = (16, 4)
+_TITLE_LSH = (10, 4)
+# Buckets larger than this are chained rather than fully paired.
+_FULL_BUCKET = 50
+
+
+@dataclass
+class DedupeResult:
+    kept: list[Item]
+    report: list[dict] = field(default_factory=list)
+
+    @property
+    def merged_count(self) -> int:
+        return len(self.report)
+
+
+class _UnionFind:
+    def __init__(self, n: int):
+        self.parent = list(range(n))
+
+    def find(self, i: int) -> int:
+        parent = self.parent
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(self, a: int, b: int) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return False
+        if ra > rb:
+            ra, rb = rb, ra
+        self.parent[rb] = ra
+        return True
+
+
+_WORDS2 = re.compile(r"[a-z0-9]{2,}|[0-9]")
+_DIGIT = re.compile(r"[0-9]")
+
+
+def _word_set(text: str) -> frozenset[str]:
+    """Folded words of two characters or more and numbers, stop words left out."""
+    return frozenset(_WORDS2.findall(fold(text))) - STOP_WORDS
+
+
+def _numbers(tokens: frozenset[str]) -> frozenset[str]:
+    return frozenset(t for t in tokens if _DIGIT.search(t))
+
+
+def _same_start(a: Item, b: Item) -> bool:
+    """False when both are dated and the dates (or both explicit times) differ."""
+    if a.start is None or b.start is None:
+        return True
+    if a.start.date() != b.start.date():
+        return False
+    ta, tb = a.start.timetz().replace(tzinfo=None), b.start.timetz().replace(tzinfo=None)
+    midnight = datetime.min.time()
+    return ta == tb or ta == midnight or tb == midnight
+
+
+def _richness(item: Item, index: int) -> tuple:
+    has_date = item.published is not None or item.start is not None
+    return (
+        item.kind == "event" and item.start is not None,
+        len(item.summary or ""),
+        bool(item.image),
+        has_date,
+        -index,
+    )
+
+
+def _minhash_signatures(flat_ids: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures (n x num_perm, uint32) of n non-empty integer sets, vectorised.
+
+    The sets are given concatenated (``flat_ids``) with their ``lengths``.
+    Every token id gets a 32-bit random value; permutation k maps it through
+    ``(a_k * value + b_k) mod 2**32`` (a_k odd: a permutation).
+    """
+    rng = np.random.default_rng(seed)
+    vocab = int(flat_ids.max()) + 1 if len(flat_ids) else 1
+    base = rng.integers(0, 2**32, size=vocab, dtype=np.uint32)
+    a = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32) | np.uint32(1)
+    b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
+    n = len(lengths)
+    out = np.empty((n, num_perm), dtype=np.uint32)
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    chunk = 4096
+    for lo in range(0, n, chunk):
+        hi = min(n, lo + chunk)
+        flat = base[flat_ids[starts[lo]:ends[hi - 1]]]
+        with np.errstate(over="ignore"):
+            # a odd: x -> a*x + b (mod 2**32) is a permutation of the 32-bit values
+            values = flat[:, None] * a[None, :] + b[None, :]
+        out[lo:hi] = np.minimum.reduceat(values, starts[lo:hi] - starts[lo], axis=0)
+    return out
+
+
+def _lsh_pairs(signatures: np.ndarray, bands: int, rows: int) -> set[tuple[int, int]]:
+    """Pairs (i, j), i < j, whose signatures agree on all rows of at least one band."""
+    pairs: set[tuple[int, int]] = set()
+    n = signatures.shape[0]
+    if n < 2:
+        return pairs
+    mult = np.uint64(0x9E3779B97F4A7C15)
+    for band in range(bands):
+        cols = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
+        key = np.zeros(n, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for r in range(rows):
+                key = key * mult + cols[:, r]
+        order = np.argsort(key, kind="stable")
+        ordered = key[order]
+        change = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
+        starts = np.concatenate(([0], change))
+        ends = np.concatenate((change, [n]))
+        for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
+            members = sorted(order[lo:hi].tolist())
+            if len(members) <= _FULL_BUCKET:
+                for x in range(len(members)):
+                    for y in range(x + 1, len(members)):
+                        pairs.add((members[x], members[y]))
+            else:  # a huge bucket (boilerplate text): chain its members, linear
+                pairs.update(zip(members, members[1:]))
+    return pairs
+
+
+def similarity(
+    a_words: frozenset[str], b_words: frozenset[str], a_title: frozenset[str], b_title: frozenset[str],
+    title_threshold: float = 0.6,
+) -> float:
+    """Similarity of two items from their word sets (see module doc), in 0..1."""
+    if not a_words or not b_words:
+        return 0.0
+    common = len(a_words & b_words)
+    jaccard = common / (len(a_words) + len(b_words) - common)
+    score = jaccard
+    if a_title and b_title:
+        tc = len(a_title & b_title)
+        tj = tc / (len(a_title) + len(b_title) - tc)
+        if tj >= title_threshold:
+            containment = common / min(len(a_words), len(b_words))
+            score = max(score, (tj + containment) / 2)
+    return score
+
+
+def _merge_into(kept: Item, other: Item) -> None:
+    for url in [other.url, *other.merged]:
+        if url and url != kept.url and url not in kept.merged:
+            kept.merged.append(url)
+    for outlet in [other.outlet, *other.outlets]:
+        if outlet and outlet != kept.outlet and outlet not in kept.outlets:
+            kept.outlets.append(outlet)
+    for name in _FILL_FIELDS:
+        if not getattr(kept, name) and getattr(other, name):
+            setattr(kept, name, getattr(other, name))
+    if other.places_limited and not kept.places_limited:
+        kept.places_limited = True
+
+
+def _fr(value: float) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: float = 0.6) -> DedupeResult:
+    """Keep each story once. Sets ``canonical_url`` on every item.
+
+    Returns the kept items in input order (each the richest copy of its group,
+    with ``merged`` and ``outlets`` filled) and one report entry per absorbed item.
+    """
+    if not 0 < threshold <= 1 or not 0 < title_threshold <= 1:
+        raise ValueError(f"dedupe: thresholds must be in (0, 1], got {threshold}, {title_threshold}")
+    items = list(items)
+    n = len(items)
+    for item in items:
+        try:
+            item.canonical_url = canonical_url(item.url, item.canonical_url)
+        except ValueError:
+            item.canonical_url = (item.url or "").strip() or None
+    uf = _UnionFind(n)
+    # edge evidence: absorbed index -> (partner index, similarity or None for same URL)
+    evidence: dict[int, tuple[int, float | None]] = {}
+
+    # 1. Same canonical URL (events: same start too).
+    by_url: dict[str, list[int]] = defaultdict(list)
+    for i, item in enumerate(items):
+        by_url[item.key].append(i)
+    for members in by_url.values():
+        if len(members) < 2:
+            continue
+        groups: list[int] = []  # one leader per distinct event start
+        for i in members:
+            for leader in groups:
+                if _same_start(items[leader], items[i]) or items[i].kind != "event" or items[leader].kind != "event":
+                    uf.union(leader, i)
+                    evidence.setdefault(i, (leader, None))
+                    break
+            else:
+                groups.append(i)
+
+    # 2. Near-duplicates among the remaining representatives.
+    reps = [i for i in range(n) if uf.find(i) == i]
+    title_sets = [_word_set(items[i].title) for i in reps]
+    text_sets = [t | _word_set(items[i].summary) if items[i].summary else t for t, i in zip(title_sets, reps)]
+    vocab: dict[str, int] = defaultdict(itertools.count().__next__)
+    eligible = [k for k, ws in enumerate(text_sets) if len(ws) >= 3]
+    titled = [x for x, k in enumerate(eligible) if title_sets[k]]
+    pairs: set[tuple[int, int]] = set()
+    for sets, positions, (bands, rows), seed in (
+        ([text_sets[k] for k in eligible], list(range(len(eligible))), _TEXT_LSH, 1),
+        ([title_sets[eligible[x]] for x in titled], titled, _TITLE_LSH, 2),
+    ):
+        if len(sets) < 2:
+            continue
+        flat = np.fromiter(map(vocab.__getitem__, itertools.chain.from_iterable(sets)), dtype=np.int64)
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
+        signatures = _minhash_signatures(flat, lengths, bands * rows, seed)
+        for x, y in _lsh_pairs(signatures, bands, rows):
+            pairs.add((eligible[positions[x]], eligible[positions[y]]))
+    numbers: dict[int, frozenset[str]] = {}
+    best_link: dict[int, float] = {}
+    for a, b in sorted(pairs):
+        ia, ib = reps[a], reps[b]
+        x, y = items[ia], items[ib]
+        if x.kind != y.kind:
+            continue
+        if x.kind == "event" and not _same_start(x, y):
+            continue
+        if min(len(text_sets[a]), len(text_sets[b])) < 3:
+            continue
+        na = numbers.get(a)
+        if na is None:
+            na = numbers[a] = _numbers(title_sets[a])
+        nb = numbers.get(b)
+        if nb is None:
+            nb = numbers[b] = _numbers(title_sets[b])
+        if na and nb and na != nb:
+            continue
+        sim = similarity(text_sets[a], text_sets[b], title_sets[a], title_sets[b], title_threshold)
+        if sim >= threshold:
+            uf.union(ia, ib)
+            for i in (ia, ib):
+                best_link[i] = max(sim, best_link.get(i, 0.0))
+            for i, partner in ((ib, ia), (ia, ib)):
+                prev = evidence.get(i)
+                if prev is None or (prev[1] is not None and prev[1] < sim):
+                    evidence[i] = (partner, sim)
+
+    # 3. Pick the richest copy of each group, merge the others into it.
+    clusters: dict[int, list[int]] = defaultdict(list)
+    for i in range(n):
+        clusters[uf.find(i)].append(i)
+    keep_index: set[int] = set()
+    report: list[dict] = []
+    for members in clusters.values():
+        best = max(members, key=lambda i: _richness(items[i], i))
+        keep_index.add(best)
+        kept = items[best]
+        for i in sorted(members):
+            if i == best:
+                continue
+            other = items[i]
+            partner, sim = evidence.get(i, (best, None))
+            if other.key == kept.key:
+                reason, explanation, sim = "same canonical URL", "même adresse (après nettoyage du lien)", None
+            else:
+                if sim is None:  # i joined through a same-URL copy: report its best near-dup link
+                    sim = best_link.get(i, threshold)
+                reason = f"near-duplicate (similarity {sim:.2f})"
+                explanation = f"même information, titre et résumé proches (similarité {_fr(sim)})"
+            report.append(
+                {
+                    "kept_url": kept.url,
+                    "kept_title": kept.title,
+                    "kept_source": kept.source,
+                    "absorbed_url": other.url,
+                    "absorbed_title": other.title,
+                    "absorbed_outlet": other.outlet,
+                    "absorbed_source": other.source,
+                    "kind": other.kind,
+                    "reason": reason,
+                    "similarity": round(sim, 3) if sim is not None else None,
+                    "explanation": explanation,
+                }
+            )
+            _merge_into(kept, other)
+    kept_items = [items[i] for i in range(n) if i in keep_index]
+    return DedupeResult(kept=kept_items, report=report)
+
+
+def dedupe_jsonl(in_stream: IO[str], out_stream: IO[str], err_stream: IO[str]) -> int:
+    """`newsletter dedupe`: items in, the kept items (with ``merged`` URLs) out.
+
+    Returns the exit code: 0, or 2 with a message naming the line on
+    ``err_stream`` and nothing written on ``out_stream``.
+    """
+    items, error = read_items_jsonl(in_stream)
+    if error:
+        err_stream.write(f"newsletter dedupe: {error}\n")
+        return 2
+    result = dedupe(items)
+    write_items_jsonl(result.kept, out_stream)
+    return 0

@@ -1,0 +1,130 @@
+"""Canonical URLs: one address per page, whatever link a feed or a share gave.
+
+Rules applied by :func:`canonical_url`:
+
+* a page's own ``<link rel="canonical">`` / ``og:url`` (passed as
+  ``page_canonical``, resolved against the URL) wins over the link we followed,
+  so that ``/node/123`` and its readable alias count as one page;
+* scheme and host lower-cased, ``http`` upgraded to ``https``, a leading
+  ``www.`` dropped, default ports dropped;
+* tracking parameters removed (:data:`TRACKING_PARAMS` and any name starting
+  with one of :data:`TRACKING_PREFIXES`), remaining parameters sorted;
+* fragment dropped, empty path segments collapsed, trailing slash dropped
+  (the site root is ``https://host/``).
+
+Anything that is not an http(s) URL (a local path used by the sample site, a
+``mailto:``) is returned stripped and without fragment, otherwise unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+# Exact names of query parameters that only track the reader, lower-case.
+TRACKING_PARAMS: frozenset[str] = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "dclid",
+        "gclsrc",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "_hsenc",
+        "_hsmi",
+        "hsctatracking",
+        "mkt_tok",
+        "xtor",
+        "xts",
+        "xtref",
+        "at_medium",
+        "at_campaign",
+        "at_source",
+        "at_content",
+        "at_term",
+        "at_platform",
+        "ref_src",
+        "ref_url",
+        "cmpid",
+        "ncid",
+        "ito",
+        "_ga",
+        "_gl",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "wt.mc_id",
+        "s_cid",
+        "spm",
+    }
+)
+# Any parameter whose name starts with one of these is tracking too.
+TRACKING_PREFIXES: tuple[str, ...] = ("utm_", "pk_", "mtm_", "matomo_", "piwik_", "at_", "hsa_")
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+_SLASHES = re.compile(r"/{2,}")
+
+
+def is_tracking_param(name: str) -> bool:
+    low = name.lower()
+    return low in TRACKING_PARAMS or low.startswith(TRACKING_PREFIXES)
+
+
+_PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+
+
+def _normalise_path(path: str) -> str:
+    # Decode then re-encode so that "%C3%A9", "é" and "%c3%a9" give one form.
+    if not _PLAIN_PATH.fullmatch(path):
+        path = quote(unquote(path), safe="/:@!$&'()*+,;=-._~")
+    path = _SLASHES.sub("/", path)
+    if len(path) > 1:
+        path = path.rstrip("/")
+    return path or "/"
+
+
+def canonical_url(url: str, page_canonical: str | None = None) -> str:
+    """Return the canonical form of ``url`` (or of the page's own canonical link).
+
+    Raises ValueError naming the URL when it is empty or an http(s) URL has no host.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(f"canonical_url: empty URL {url!r}")
+    url = url.strip()
+    if page_canonical and page_canonical.strip():
+        candidate = urljoin(url, page_canonical.strip())
+        if urlsplit(candidate).scheme.lower() in ("http", "https") and urlsplit(candidate).hostname:
+            url = candidate
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        return url.split("#", 1)[0]
+    host = parts.hostname  # already lower-cased by urlsplit
+    if not host:
+        raise ValueError(f"canonical_url: {url!r} has no host")
+    host = host.rstrip(".")
+    if host.startswith("www."):
+        host = host[4:]
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"canonical_url: {url!r} has an invalid port") from exc
+    netloc = host
+    if port and port != _DEFAULT_PORTS.get(scheme):
+        netloc = f"{host}:{port}"
+    query = ""
+    if parts.query:
+        query_pairs = [
+            (k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not is_tracking_param(k)
+        ]
+        query_pairs.sort()
+        query = urlencode(query_pairs, quote_via=quote, safe="/:@!$'()*,;-._~")
+    return urlunsplit(("https", netloc, _normalise_path(parts.path), query, ""))

@@ -1,0 +1,182 @@
+"""Dedupe: each story once, the richest copy kept, and a report of what was merged."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from newsletter.dedupe import dedupe, dedupe_jsonl
+from newsletter.models import Item
+
+PARIS = ZoneInfo("Europe/Paris")
+
+SUMMARY = (
+    "Le gouvernement a présenté la liste révisée des quartiers prioritaires de la politique de la ville. "
+    "Plusieurs communes des Hauts-de-France entrent dans le dispositif, d’autres en sortent après "
+    "l'actualisation des données de revenus."
+)
+
+
+def press(title: str, url: str, summary: str = SUMMARY, outlet: str = "La Voix du Nord", **kw) -> Item:
+    return Item(kind=kw.pop("kind", "press"), title=title, url=url, summary=summary, outlet=outlet,
+                source=kw.pop("source", f"Veille {outlet}"), **kw)
+
+
+def test_same_article_with_tracking_parameters_is_kept_once():
+    a = press("Quartiers prioritaires : la nouvelle carte dévoilée",
+              "https://www.exemple-presse.fr/politique/carte-qpv?utm_source=rss&utm_medium=flux", outlet="Le Journal")
+    b = press("Quartiers prioritaires: la nouvelle carte est dévoilée",
+              "http://exemple-presse.fr/politique/carte-qpv/?xtor=RSS-12#top", outlet="Le Journal (veille)",
+              summary="Courte reprise.")
+    result = dedupe([a, b])
+    assert result.kept == [a]  # the longer summary wins
+    assert a.merged == [b.url]
+    assert a.outlets == ["Le Journal (veille)"]
+    assert a.canonical_url == b.canonical_url == "https://exemple-presse.fr/politique/carte-qpv"
+    (entry,) = result.report
+    assert entry["reason"] == "same canonical URL"
+    assert entry["kept_url"] == a.url and entry["absorbed_url"] == b.url
+    assert entry["absorbed_outlet"] == "Le Journal (veille)"
+    json.dumps(result.report)
+
+
+def test_near_duplicate_from_partner_site_is_merged_richest_copy_kept():
+    original = press("Quartiers prioritaires : la nouvelle carte dévoilée par le gouvernement",
+                     "https://journal-a.fr/a/123", summary=SUMMARY[:150], outlet="Journal A",
+                     image="https://journal-a.fr/carte.jpg")
+    reprise = press("QUARTIERS PRIORITAIRES : LA NOUVELLE CARTE DÉVOILÉE PAR LE GOUVERNEMENT",
+                    "https://partenaire.org/reprise/carte", summary=SUMMARY, outlet="Partenaire",
+                    published=datetime(2025, 11, 3, 9, tzinfo=PARIS))
+    other = press("Cités éducatives : le programme prolongé jusqu’en 2027", "https://journal-a.fr/a/124",
+                  summary="Les 32 cités éducatives de la région poursuivent leur action auprès des familles.")
+    result = dedupe([original, other, reprise])
+    assert result.kept == [other, reprise]  # input order kept; longest summary wins
+    assert reprise.merged == [original.url]
+    assert reprise.outlets == ["Journal A"]
+    assert reprise.image == "https://journal-a.fr/carte.jpg"  # empty fields filled from the other copy
+    (entry,) = result.report
+    assert entry["reason"].startswith("near-duplicate (similarity 0.")
+    assert 0.7 <= entry["similarity"] <= 1
+    assert "similarité" in entry["explanation"]
+
+
+def test_same_title_without_summary_is_merged():
+    full = press("L’égalité femmes-hommes au cœur des contrats de ville", "https://a.fr/1")
+    bare = press("L'EGALITE FEMMES-HOMMES AU COEUR DES CONTRATS DE VILLE", "https://b.fr/2", summary="")
+    result = dedupe([bare, full])
+    assert result.kept == [full]
+    assert full.merged == ["https://b.fr/2"]
+
+
+def test_page_canonical_makes_node_and_alias_one():
+    node = Item(kind="article", title="Assemblée générale 2025", url="https://www.irev.fr/node/881",
+                canonical_url="https://www.irev.fr/actualites/assemblee-generale-2025")
+    alias = Item(kind="article", title="Retour sur l'assemblée générale",
+                 url="https://irev.fr/actualites/assemblee-generale-2025", summary="Les membres ont voté.")
+    result = dedupe([node, alias])
+    assert len(result.kept) == 1
+    assert result.report[0]["reason"] == "same canonical URL"
+
+
+def test_different_stories_are_not_merged():
+    items = [
+        press("Lettre d'information n°12 : les actualités du réseau", "https://irev.fr/lettre-12",
+              summary="Retrouvez les rendez-vous du mois et les nouvelles ressources du centre."),
+        press("Lettre d'information n°13 : les actualités du réseau", "https://irev.fr/lettre-13",
+              summary="Retrouvez les rendez-vous du mois et les nouvelles ressources du centre."),
+        press("Santé mentale : les quartiers manquent de psychologues", "https://a.fr/sante", summary="Délais longs."),
+        press("Santé : un centre municipal ouvre ses portes", "https://a.fr/centre", summary="Trois médecins."),
+    ]
+    result = dedupe(items)
+    assert result.kept == items
+    assert result.report == []
+
+
+def test_two_sessions_of_a_webinar_stay_two_events_same_session_merges():
+    def session(day: int, url: str, summary: str = "Une heure pour découvrir le design actif dans les quartiers.") -> Item:
+        return Item(kind="event", title="Webinaire flash : le design actif", url=url, summary=summary,
+                    start=datetime(2025, 12, day, 11, tzinfo=PARIS))
+
+    first = session(4, "https://irev.fr/agenda/webinaire-design-actif")
+    second = session(11, "https://irev.fr/agenda/webinaire-design-actif")
+    partner = session(11, "https://partenaire.org/agenda/design-actif", summary="Webinaire d'une heure.")
+    other_site = session(4, "https://cerdd.org/evenements/design-actif")
+    result = dedupe([first, second, partner, other_site])
+    assert result.kept == [first, second]
+    assert other_site.url in first.merged and partner.url in second.merged
+
+
+def test_event_never_merged_with_article():
+    event = Item(kind="event", title="Journée régionale mixité sociale à Lille", url="https://irev.fr/e",
+                 summary="Une journée pour partager les enseignements des cycles de qualification.",
+                 start=datetime(2026, 1, 20, 9, 30, tzinfo=PARIS))
+    article = Item(kind="article", title="Journée régionale mixité sociale à Lille", url="https://irev.fr/a",
+                   summary="Une journée pour partager les enseignements des cycles de qualification.")
+    assert len(dedupe([event, article]).kept) == 2
+
+
+def test_canonical_url_set_on_every_item_and_order_preserved():
+    items = [Item(kind="article", title=f"Actualité numéro {i} sur un sujet distinct {i * 7}",
+                  url=f"https://www.irev.fr/actu/{i}?utm_campaign=x") for i in range(5)]
+    result = dedupe(items)
+    assert result.kept == items
+    assert [i.canonical_url for i in items] == [f"https://irev.fr/actu/{i}" for i in range(5)]
+
+
+def test_many_distinct_items_with_injected_near_duplicates():
+    rng = random.Random(7)
+    words = ("quartier habitants logement école santé emploi culture sport transition égalité réseau "
+             "projet territoire jeunesse association commune région journée guide ressources parents "
+             "élus pilotes contrat évaluation mobilité jardin énergie").split()
+    vocab = words + [f"mot{n}" for n in range(3000)]
+    items = []
+    for i in range(600):
+        title = " ".join(rng.choice(vocab) for _ in range(8))
+        summary = " ".join(rng.choice(vocab) for _ in range(30))
+        items.append(press(title, f"https://site.fr/{i}", summary=summary, outlet=f"Média {i % 9}"))
+    copies = []
+    for i in range(0, 600, 10):
+        src = items[i]
+        words_ = src.summary.split()
+        words_[3] = "modifié"
+        copies.append(press(src.title + " – reprise", f"https://autre.fr/{i}", summary=" ".join(words_[:26]),
+                            outlet="Autre"))
+    result = dedupe(items + copies)
+    assert len(result.kept) == 600
+    assert len(result.report) == 60
+    assert all(entry["kept_url"].startswith("https://site.fr/") for entry in result.report)
+
+
+def test_dedupe_jsonl_writes_kept_items_with_merged_urls():
+    lines = [
+        {"title": "Cités éducatives : bilan régional", "url": "https://a.fr/x?utm_source=rss",
+         "summary": "Les 32 cités éducatives présentent leurs actions.", "kind": "press"},
+        {"title": "Cités éducatives : le bilan régional", "url": "https://www.a.fr/x",
+         "summary": "Les 32 cités éducatives présentent leurs actions de l'année.", "kind": "press"},
+        {"title": "Autre sujet : les conseils citoyens", "url": "https://b.fr/y", "summary": "Dix ans après."},
+    ]
+    out, err = io.StringIO(), io.StringIO()
+    code = dedupe_jsonl(io.StringIO("".join(json.dumps(x, ensure_ascii=False) + "\n" for x in lines)), out, err)
+    assert code == 0, err.getvalue()
+    got = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [g["url"] for g in got] == ["https://www.a.fr/x", "https://b.fr/y"]
+    assert got[0]["merged"] == ["https://a.fr/x?utm_source=rss"]
+    assert got[1]["merged"] == []
+
+
+def test_dedupe_jsonl_bad_line():
+    out, err = io.StringIO(), io.StringIO()
+    text = '{"title": "A", "url": "https://a.fr"}\n\n{"title": "B", "url": "https://b.fr", "start": "bientôt"}\n'
+    assert dedupe_jsonl(io.StringIO(text), out, err) == 2
+    assert "line 3" in err.getvalue() and "'start'" in err.getvalue()
+    assert out.getvalue() == ""
+
+
+def test_bad_threshold():
+    with pytest.raises(ValueError, match="threshold"):
+        dedupe([], threshold=0)

@@ -1,0 +1,65 @@
+"""Canonical URLs: the same page under different links counts as one."""
+
+from __future__ import annotations
+
+import pytest
+
+from newsletter.urls import TRACKING_PARAMS, canonical_url
+
+
+def test_host_case_www_and_scheme_are_normalised():
+    assert canonical_url("HTTP://WWW.IREV.fr/actualites/") == "https://irev.fr/actualites"
+    assert canonical_url("https://irev.fr/actualites") == "https://irev.fr/actualites"
+
+
+def test_tracking_parameters_removed_and_query_sorted():
+    url = (
+        "https://www.lemonde.fr/societe/article/quartiers.html?utm_source=rss&b=2"
+        "&fbclid=XYZ&a=1&xtor=RSS-3208&gclid=1&mc_cid=abc&mc_eid=def&UTM_Medium=x"
+    )
+    assert canonical_url(url) == "https://lemonde.fr/societe/article/quartiers.html?a=1&b=2"
+    assert {"fbclid", "gclid", "mc_cid", "mc_eid", "xtor"} <= TRACKING_PARAMS
+
+
+def test_same_article_from_two_press_feeds_gets_one_key():
+    a = "https://www.example-presse.fr/article/cites-educatives?utm_source=flux&utm_campaign=veille#comments"
+    b = "http://example-presse.fr/article/cites-educatives/?xtor=RSS-1"
+    assert canonical_url(a) == canonical_url(b) == "https://example-presse.fr/article/cites-educatives"
+
+
+def test_meaningful_parameters_are_kept():
+    assert canonical_url("https://irev.fr/agenda?page=2&id=7") == "https://irev.fr/agenda?id=7&page=2"
+    assert canonical_url("https://irev.fr/agenda?page=2") != canonical_url("https://irev.fr/agenda?page=3")
+
+
+def test_page_canonical_wins_so_node_and_alias_match():
+    alias = "https://www.irev.fr/thematiques/discriminations-egalite/qualification-engagements-quartiers-2030"
+    assert canonical_url("https://irev.fr/node/1234", page_canonical=alias) == canonical_url(alias)
+    # a relative canonical link is resolved against the page address
+    assert canonical_url("https://irev.fr/node/1234", page_canonical="/actualites/ag-2024") == (
+        "https://irev.fr/actualites/ag-2024"
+    )
+
+
+def test_accented_path_has_one_form_and_fragment_dropped():
+    a = canonical_url("https://irev.fr/égalité-femmes-hommes#haut")
+    b = canonical_url("https://irev.fr/%C3%A9galit%C3%A9-femmes-hommes")
+    c = canonical_url("https://irev.fr/%c3%a9galit%c3%a9-femmes-hommes")
+    assert a == b == c
+
+
+def test_root_default_port_and_double_slashes():
+    assert canonical_url("https://irev.fr") == "https://irev.fr/"
+    assert canonical_url("https://irev.fr:443//ressources//guide/") == "https://irev.fr/ressources/guide"
+    assert canonical_url("http://127.0.0.1:8080/a") == "https://127.0.0.1:8080/a"
+
+
+def test_non_http_urls_kept_without_fragment():
+    assert canonical_url("/tmp/site/agenda.html#e1") == "/tmp/site/agenda.html"
+    assert canonical_url("mailto:contact@irev.fr") == "mailto:contact@irev.fr"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "https:///chemin"])
+def test_bad_url_raises_naming_it(bad):
+    with pytest.raises(ValueError, match="canonical_url"):
+        canonical_url(bad)
