@@ -50,7 +50,8 @@ def retry_if_transient(task, task_run, state) -> bool:
     retries=3,
     retry_delay_seconds=[2, 10, 30],
     retry_condition_fn=retry_if_transient,
-    timeout_seconds=300,
+    # No timeout_seconds: a thread cannot be interrupted. The Fetcher bounds
+    # each request itself (connect/read timeouts and a total time limit).
     cache_policy=NO_CACHE,
 )
 def fetch_task(source: Source, fetcher: Fetcher, store: Store):
