@@ -223,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wall: median of {max(1, args.repeat)} measurements, each in a fresh child process (plain and collect interleaved)")
     print("memory: growth of peak RSS (ru_maxrss) in a fresh child process, MiB (median)")
     print("both variants run 16 requests at once; collect_all also keeps at most 4 per host")
+    floor = -(-args.feeds // 16) * args.latency
+    print(f"no variant can beat {floor:.2f} s: ceil({args.feeds} / 16) rounds of {args.latency * 1000:.0f} ms latency")
     print()
     print(f"{'run':<8} {'variant':<34} {'wall s':>8} {'peak MiB':>9} {'items':>7} {'304s':>5} {'errors':>6}")
     labels = {"plain": "plain pool (requests + feedparser)", "collect": "collect_all (16 workers, 4/host)"}

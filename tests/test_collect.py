@@ -358,3 +358,44 @@ def test_parse_source_reads_state_when_the_outcome_carries_none(server):
     result = parse_source(src, bare, state=state)
     assert result.not_modified and len(result.items) == 2
     assert [i.url for i in result.items] == [i.url for i in parse_source(src, outcome, state=state).items]
+
+
+class CountingStore(MemoryStateStore):
+    def __init__(self):
+        super().__init__()
+        self.recorded: list[str] = []
+
+    def record(self, source_name, result):
+        self.recorded.append(source_name)
+        return super().record(source_name, result)
+
+
+def test_mixed_304s_and_changes_are_each_parsed_and_recorded_once():
+    # Workers fetch before rebuilding a 304's items: every source must still
+    # end with its own items, recorded exactly once, in the order given.
+    with LocalServer() as a, LocalServer() as b:
+        servers = [a, b]
+        sources = []
+        for n in range(12):
+            srv = servers[n % 2]
+            url = srv.add(f"/f{n}.xml", RSS if n % 3 else ATOM, headers=RSS_TYPE, etag=f'"{n}-v1"', delay=0.02)
+            sources.append(feed_source(url, f"s{n}"))
+        state = CountingStore()
+        first = collect_all(sources, fetcher=Fetcher(per_host=2), state=state, max_workers=3)
+        assert all(r.ok and not r.not_modified for r in first)
+        for n in range(0, 12, 4):  # a third of the sources change: new body, new ETag
+            srv = servers[n % 2]
+            srv.add(f"/f{n}.xml", ATOM if n % 3 else RSS, headers=RSS_TYPE, etag=f'"{n}-v2"', delay=0.02)
+        state.recorded.clear()
+        second = collect_all(sources, fetcher=Fetcher(per_host=2), state=state, max_workers=3)
+    assert sorted(state.recorded) == sorted(s.name for s in sources)
+    assert [r.source for r in second] == [s.name for s in sources]
+    for n, (before, after) in enumerate(zip(first, second)):
+        assert after.ok, after.error
+        if n % 4 == 0:
+            assert not after.not_modified and after.etag == f'"{n}-v2"'
+            assert len(after.items) != len(before.items)  # the other feed now
+        else:
+            assert after.not_modified and after.etag == f'"{n}-v1"'
+            assert [i.to_dict() for i in after.items] == [i.to_dict() for i in before.items]
+        assert 0 < after.elapsed < 5

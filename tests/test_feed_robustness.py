@@ -89,8 +89,6 @@ def test_unescaped_ampersands_keep_every_item(server):
     assert items[0].summary.startswith("Données clés sur l'emploi & la formation")
 
 
-@pytest.mark.xfail(strict=True, reason="bare '&lang=' in a link is read as the HTML entity &lang; (〈) "
-                   "by the feedparser fallback; see report")
 def test_unescaped_ampersand_in_link_is_not_an_entity(server):
     items = ok(collect(server, "unescaped-ampersand.xml"))
     assert items[0].url == "https://www.irev.fr/index.php?rubrique=ressources&id=42&lang=fr"
@@ -119,8 +117,6 @@ def test_an_unreadable_link_never_escapes_the_collector(server):
     assert_clean(result)
 
 
-@pytest.mark.xfail(strict=True, reason="urljoin's ValueError on 'http://host[/…' escapes parse_feed and "
-                   "sinks the whole feed; see report")
 def test_an_unreadable_link_does_not_sink_the_feed(server):
     items = ok(collect(server, "bad-url-entry.xml"))
     assert titles(items) == ["Article au lien correct"]
@@ -170,8 +166,6 @@ def test_missing_unreadable_and_french_dates(server):
     assert by_title["Date ISO sans fuseau"].utcoffset().total_seconds() == 3600
 
 
-@pytest.mark.xfail(strict=True, reason="French month abbreviations ('ven., 05 déc. 2025') are not read; "
-                   "see report")
 def test_rfc822_date_with_french_month_names(server):
     items = ok(collect(server, "dates-odd.xml"))
     by_title = {item.title: item.published for item in items}
@@ -196,8 +190,6 @@ def test_atom_alternate_link_wins_over_self_and_edit(server):
     assert items[0].url == "https://www.irev.fr/agenda/reseau-pilotes"
 
 
-@pytest.mark.xfail(strict=True, reason="an Atom entry whose only URL is its <id> is dropped by the lxml "
-                   "path (feedparser keeps it); see report")
 def test_atom_entry_with_only_an_id_url_is_kept(server):
     items = ok(collect(server, "atom-alternate-and-id.atom", content_type="application/atom+xml"))
     assert [item.url for item in items] == [
@@ -215,8 +207,6 @@ def test_guid_permalink_without_link_is_the_link(server):
     assert all(item.outlet == "IREV – Revue de presse" for item in items)
 
 
-@pytest.mark.xfail(strict=True, reason="RSS <link href=\"…\"/> (Atom style, no text) gives no link on "
-                   "the lxml path; see report")
 def test_rss_link_given_as_href_attribute(server):
     [item] = ok(collect(server, "link-href-attribute.xml"))
     assert item.url == "https://www.irev.fr/podcasts/episode-1"
@@ -248,8 +238,6 @@ def test_content_encoded_only(server):
     assert item.image == server.url("/media/radicalites.jpg")
 
 
-@pytest.mark.xfail(strict=True, reason="clean_text glues the text of adjacent block elements "
-                   "('</p><p>', '<br>', '</li><li>'); see report")
 def test_paragraphs_without_whitespace_between_them_stay_separate_words(server):
     [item] = ok(collect(server, "content-encoded-only.xml"))
     assert item.summary == ("Le centre de ressources Prévention des radicalités sociales ouvre un cycle "
@@ -312,8 +300,6 @@ def test_corrupt_gzip_body_is_an_error_not_a_crash(server):
 
 ALL_ODD = sorted(p.name for p in ODD.iterdir())
 NOT_FEEDS = {"html-page.html", "not-a-feed.json"}
-# Known bugs (xfail tests above): these readable feeds give no items today.
-KNOWN_EMPTY = {"link-href-attribute.xml", "bad-url-entry.xml"}
 HEADER_VARIANTS = [RSS_UTF8, "application/xml", "text/html; charset=iso-8859-1", "application/octet-stream"]
 
 
@@ -328,17 +314,15 @@ def test_every_odd_feed_under_every_content_type_gives_items_or_a_category(serve
     assert [r.source for r in results] == [s.name for s in sources]
     for result in results:
         name = result.source.split(" (")[0]
-        assert result.items or result.error is not None or name in KNOWN_EMPTY, result.source
+        assert result.items or result.error is not None, result.source
         assert result.error is None or result.error.category in ERROR_CATEGORIES
         assert_clean(result)
     readable = {r.source.split(" (")[0] for r in results if r.items}
-    assert readable == set(ALL_ODD) - NOT_FEEDS - KNOWN_EMPTY
+    assert readable == set(ALL_ODD) - NOT_FEEDS
 
 
 @pytest.mark.parametrize("name", ALL_ODD)
 def test_parse_feed_raises_only_its_own_errors(name):
-    if name in KNOWN_EMPTY:
-        pytest.skip("known bug, see the xfail tests above")
     source = Source(name="IREV", kind="article", type="feed", url="https://www.irev.fr/flux")
     try:
         items = parse_feed((ODD / name).read_bytes(), url="https://www.irev.fr/flux/" + name, source=source)
@@ -365,7 +349,7 @@ def test_newsletter_collect_survives_every_odd_feed(server, tmp_path, capsys):
     assert "Flux entities-undeclared.xml" in sources_with_items
     assert "Flux utf16-bom.xml" in sources_with_items
     assert "Flux feed-1.1.json" in sources_with_items
-    assert len(sources_with_items) == len(set(ALL_ODD) - NOT_FEEDS - KNOWN_EMPTY)
+    assert len(sources_with_items) == len(set(ALL_ODD) - NOT_FEEDS)
     assert all(item["url"].startswith("http") and item["title"] for item in items)
     assert "Traceback" not in err
     assert "source 'Flux html-page.html' failed: not_a_feed" in err

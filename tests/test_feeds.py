@@ -12,11 +12,12 @@ from newsletter.feeds import (
     FeedParseError,
     NotAFeed,
     build_items,
+    parse_date,
     parse_feed,
     parse_raw,
     unwrap_redirect,
 )
-from newsletter.normalize import decode_html
+from newsletter.normalize import clean_text, decode_html
 from newsletter.sources import Source
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
@@ -250,3 +251,115 @@ def test_truncated_feed_keeps_what_can_be_read():
 def test_empty_but_valid_feed_gives_no_items():
     feed = b'<rss version="2.0"><channel><title>Rien ce mois-ci</title></channel></rss>'
     assert parse_feed(feed, url=BASE, source=source()) == []
+
+
+# --- robustness fixes: bad URLs, link forms, entities, French dates, block text ---------------
+
+
+def rss(items: str, extra_ns: str = "") -> bytes:
+    return (f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"{extra_ns}><channel>'
+            f"<title>IREV</title><link>https://www.irev.fr/</link>{items}</channel></rss>").encode()
+
+
+def test_an_unreadable_image_url_drops_the_image_not_the_item():
+    feed = rss("""<item><title>Journée de qualification</title><link>https://www.irev.fr/agenda/5-decembre</link>
+    <enclosure url="http://www.irev.fr[/media/casse.jpg" type="image/jpeg"/>
+    <description>&lt;img src="/media/journee.jpg"&gt; Le 5 décembre à Lille.</description></item>""")
+    [item] = parse_feed(feed, url=BASE, source=source())
+    assert item.url == "https://www.irev.fr/agenda/5-decembre"
+    assert item.image == "https://www.irev.fr/media/journee.jpg"  # the next candidate
+
+
+def test_unreadable_links_are_skipped_on_every_path():
+    broken = b"""<item><title>Lien illisible</title><link>http://www.irev.fr[/a</link></item>
+    <item><title>Lien lisible</title><link>https://www.irev.fr/b</link></item>"""
+    for body in (rss(broken.decode()), rss(broken.decode() + "<item><title>Caf&eacute;</title>")):
+        # well-formed (lxml) and truncated (feedparser)
+        items = parse_feed(body, url=BASE, source=source())
+        assert items[0].title == "Lien lisible" and items[0].url == "https://www.irev.fr/b"
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom" xml:base="http://bad[host/"><title>IREV</title>
+    <entry><title>Base illisible</title><link href="https://www.irev.fr/c"/></entry></feed>"""
+    assert [i.url for i in parse_feed(atom, url=BASE, source=source())] == ["https://www.irev.fr/c"]
+
+
+def test_rss_link_from_href_or_atom_alternate():
+    feed = rss("""<item><title>Par attribut</title><link href="/podcasts/episode-2"/></item>
+    <item><title>Par atom:link</title><atom:link rel="self" href="https://www.irev.fr/flux"/>
+    <atom:link rel="alternate" href="https://www.irev.fr/podcasts/episode-3"/></item>""",
+               ' xmlns:atom="http://www.w3.org/2005/Atom"')
+    items = parse_feed(feed, url=BASE, source=source())
+    assert [i.url for i in items] == ["https://www.irev.fr/podcasts/episode-2",
+                                      "https://www.irev.fr/podcasts/episode-3"]
+
+
+def test_atom_id_is_the_link_only_when_it_is_a_web_address():
+    feed = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>IREV</title>
+    <entry><title>Identifiant web</title><id>https://www.irev.fr/agenda/webinaire</id></entry>
+    <entry><title>Identifiant tag</title><id>tag:irev.fr,2025:reseau</id></entry></feed>"""
+    items = parse_feed(feed, url=BASE, source=source())
+    assert [(i.title, i.url) for i in items] == [("Identifiant web", "https://www.irev.fr/agenda/webinaire")]
+
+
+def test_bare_ampersands_and_html_entities_are_repaired_not_misread():
+    feed = rss("""<item><title>Caf&eacute; citoyen&nbsp;: R&D &amp; quartiers &unknownname; &#233;t&#xE9;</title>
+    <link>https://www.irev.fr/index.php?id=42&lang=fr&copy=1</link>
+    <description><![CDATA[<p>D&eacute;j&agrave; en CDATA</p>]]></description></item>
+    <item><title>Lien en CDATA</title><link><![CDATA[https://www.irev.fr/?a=1&b=2]]></link></item>""")
+    items = parse_feed(feed, url=BASE, source=source())
+    assert items[0].title == "Café citoyen : R&D & quartiers &unknownname; été"
+    assert items[0].url == "https://www.irev.fr/index.php?id=42&lang=fr&copy=1"
+    assert items[0].summary == "Déjà en CDATA"
+    assert items[1].url == "https://www.irev.fr/?a=1&b=2"
+
+
+def test_bare_ampersand_in_an_rss_1_0_link():
+    feed = b"""<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+    xmlns="http://purl.org/rss/1.0/"><channel rdf:about="https://www.irev.fr/"><title>IREV</title>
+    <link>https://www.irev.fr/</link></channel>
+    <item rdf:about="https://www.irev.fr/?id=1&lang=fr"><title>Ressources</title>
+    <link>https://www.irev.fr/?id=1&lang=fr</link></item></rdf:RDF>"""
+    [item] = parse_feed(feed, url=BASE, source=source())
+    assert item.url == "https://www.irev.fr/?id=1&lang=fr"
+
+
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("ven., 05 déc. 2025 09:30:00 +0100", datetime(2025, 12, 5, 9, 30, tzinfo=PARIS)),
+        ("VEN., 5 DÉC. 2025 09:30 +0100", datetime(2025, 12, 5, 9, 30, tzinfo=PARIS)),
+        ("vendredi 05 décembre 2025 09:30:00 +0100", datetime(2025, 12, 5, 9, 30, tzinfo=PARIS)),
+        ("mar., 04 mars 2025 10:00:00 GMT", datetime(2025, 3, 4, 11, 0, tzinfo=PARIS)),
+        ("mer, 05 fevr 2025 08:00:00 +0100", datetime(2025, 2, 5, 8, 0, tzinfo=PARIS)),
+        ("lun., 18 août 2025 08:00:00 +0200", datetime(2025, 8, 18, 8, 0, tzinfo=PARIS)),
+        ("lun 18 aout 2025 08:00:00 +0200", datetime(2025, 8, 18, 8, 0, tzinfo=PARIS)),
+        ("sam., 01 juil. 2023 10:00:00 +0200", datetime(2023, 7, 1, 10, 0, tzinfo=PARIS)),
+        ("dim., 07 sept. 2025 12:00:00 +0200", datetime(2025, 9, 7, 12, 0, tzinfo=PARIS)),
+        ("jeu., 01 janv. 2026 00:00:00 +0100", datetime(2026, 1, 1, 0, 0, tzinfo=PARIS)),
+        ("05 déc. 2025", datetime(2025, 12, 5, 0, 0, tzinfo=PARIS)),  # no time: Paris midnight
+        ("Fri, 05 Dec 2025", datetime(2025, 12, 5, 0, 0, tzinfo=PARIS)),
+        ("Fri, 05 Dec 2025 08:30:00 GMT", datetime(2025, 12, 5, 9, 30, tzinfo=PARIS)),
+        ("bientôt, sans doute", None),
+        ("ven., 35 déc. 2025 09:30:00 +0100", None),
+    ],
+)
+def test_parse_date_reads_french_day_and_month_names(text, expected):
+    assert parse_date(text) == expected
+
+
+@pytest.mark.parametrize(
+    "html_text,expected",
+    [
+        ("<p>a.</p><p>B</p>", "a. B"),
+        ("ligne<br>suivante", "ligne suivante"),
+        ("ligne<BR/>suivante", "ligne suivante"),
+        ("<ul><li>un</li><li>deux</li></ul>", "un deux"),
+        ("<h2>Programme</h2><div>Quartiers 2030</div>", "Programme Quartiers 2030"),
+        ("<table><tr><td>Lille</td><td>5 décembre</td></tr></table>", "Lille 5 décembre"),
+        ('<div title="a>b">Texte</div>suite', "Texte suite"),
+        ("le <b>programme</b>.", "le programme."),
+        ('<a href="/x">l\'IREV</a><span>,</span> <em>Lille</em><strong>!</strong>', "l'IREV, Lille!"),
+        ("<script>alert(1)</script><p>sûr</p>", "sûr"),
+    ],
+)
+def test_clean_text_separates_blocks_but_not_inline_tags(html_text, expected):
+    assert clean_text(html_text) == expected

@@ -63,3 +63,10 @@ def test_non_http_urls_kept_without_fragment():
 def test_bad_url_raises_naming_it(bad):
     with pytest.raises(ValueError, match="canonical_url"):
         canonical_url(bad)
+
+
+def test_credentials_ipv6_and_bad_port():
+    assert canonical_url("https://user:pw@WWW.Irev.fr/a") == "https://irev.fr/a"
+    assert canonical_url("http://[::1]:8080/a/") == "https://[::1]:8080/a"
+    with pytest.raises(ValueError, match="invalid port"):
+        canonical_url("https://irev.fr:99999/a")

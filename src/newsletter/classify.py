@@ -71,6 +71,16 @@ _LIGATURES = (("œ", "oe"), ("æ", "ae"), ("ß", "ss"), ("ø", "o"), ("ł", "l")
 _NON_WORD = re.compile(r"[^\x00-\x7f\u0300-\u036f]+")
 
 
+def _latin1_table() -> bytes:
+    table = bytearray(range(256))
+    for code in range(0x80, 0x100):
+        base = unicodedata.normalize("NFKD", chr(code))[:1]
+        table[code] = ord(base) if base.isascii() and base.isalnum() else ord(" ")
+    return bytes(table)
+
+
+_LATIN1 = _latin1_table()
+_PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")  # Latin-1 byte -> ASCII letter without accent, or space
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
 _FOLDED_MAX = 250_000
 
@@ -81,12 +91,22 @@ def fold(text: str) -> str:
     got = _FOLDED.get(text)
     if got is not None:
         return got
-    s = unicodedata.normalize("NFKD", text.lower())
+    s = text.lower()
     if not s.isascii():
-        for lig, rep in _LIGATURES:
-            if lig in s:
-                s = s.replace(lig, rep)
-        s = _NON_WORD.sub(" ", s).encode("ascii", "ignore").decode("ascii")
+        try:  # fast path: most French text is Latin-1
+            s = s.encode("latin-1").translate(_LATIN1).decode("ascii")
+        except UnicodeEncodeError:
+            for lig, rep in _LIGATURES:
+                if lig in s:
+                    s = s.replace(lig, rep)
+            for mark in _PUNCTUATION:
+                if mark in s:
+                    s = s.replace(mark, " ")
+            try:  # once ’ and œ are gone
+                s = s.encode("latin-1").translate(_LATIN1).decode("ascii")
+            except UnicodeEncodeError:
+                s = unicodedata.normalize("NFKD", s)
+                s = _NON_WORD.sub(" ", s).encode("ascii", "ignore").decode("ascii")
     if len(_FOLDED) >= _FOLDED_MAX:
         _FOLDED.clear()
     _FOLDED[text] = s
@@ -361,7 +381,10 @@ class Taxonomy:
         rest = url.split("://", 1)[-1]
         slash = rest.find("/")
         path = rest[slash:] if slash >= 0 else "/"
-        path = fold(unquote(path.split("?", 1)[0].split("#", 1)[0])).replace(" ", "-")
+        path = path.split("?", 1)[0].split("#", 1)[0]
+        if "%" in path:
+            path = unquote(path)
+        path = path.lower() if path.isascii() else fold(path).replace(" ", "-")
         match = self._path_re.match(path)
         return self._path_slugs[match.group()] if match else None
 

@@ -387,13 +387,11 @@ def _parse_page(
 # --- both steps ------------------------------------------------------------------
 
 
-def collect_source(
-    source: Source, fetcher: Fetcher, state: StateStore | None = None, today: date | None = None
-) -> SourceResult:
-    """Fetch then parse one source. Never raises; does not record into ``state``."""
+def _fetch_step(source: Source, fetcher: Fetcher, state: StateStore | None) -> FetchOutcome | SourceResult:
+    """``fetch_source``, with a failure turned into an error result. Never raises."""
     start = time.monotonic()
     try:
-        outcome = fetch_source(source, fetcher, state)
+        return fetch_source(source, fetcher, state)
     except FetchError as exc:
         return SourceResult(source=source.name, kind=source.kind, error=exc.error,
                             elapsed=time.monotonic() - start)
@@ -405,9 +403,26 @@ def collect_source(
             error=SourceError(ERROR_CONNECTION, f"{source.url}: {type(exc).__name__}: {exc}"),
             elapsed=time.monotonic() - start,
         )
-    result = parse_source(source, outcome, state=state, today=today)
-    result.elapsed = time.monotonic() - start
+
+
+def _parse_step(
+    source: Source, fetched: FetchOutcome | SourceResult, state: StateStore | None, today: date | None
+) -> SourceResult:
+    """``parse_source`` after ``_fetch_step``; ``elapsed`` counts fetching and parsing
+    (not any wait in between). Never raises."""
+    if isinstance(fetched, SourceResult):
+        return fetched
+    start = time.monotonic()
+    result = parse_source(source, fetched, state=state, today=today)
+    result.elapsed = fetched.elapsed + (time.monotonic() - start)
     return result
+
+
+def collect_source(
+    source: Source, fetcher: Fetcher, state: StateStore | None = None, today: date | None = None
+) -> SourceResult:
+    """Fetch then parse one source. Never raises; does not record into ``state``."""
+    return _parse_step(source, _fetch_step(source, fetcher, state), state, today)
 
 
 def record_result(
@@ -444,7 +459,10 @@ def collect_all(
 
     At most ``max_workers`` sources run at once and at most
     ``fetcher.per_host`` of them on one host: a worker never waits on a busy
-    host while another host's source is ready. Never raises for a source.
+    host while another host's source is ready. A worker that gets a 304 while
+    other sources wait to be fetched starts the next request first and leaves
+    the rebuilding of the kept items to a worker with nothing to fetch (a busy
+    host, or the end of the run). Never raises for a source.
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
@@ -458,39 +476,64 @@ def collect_all(
     order = deque(queues)  # round-robin over hosts
     active: dict[str, int] = {key: 0 for key in queues}
     cond = threading.Condition()
-    pending = [len(sources)]
+    pending = [len(sources)]  # sources not yet taken
+    fetching = [0]  # fetches under way
+    deferred: deque[tuple[int, FetchOutcome]] = deque()  # 304s whose items are not rebuilt yet
 
     def limit(key: str) -> int:
         return len(sources) if key == "" else fetcher.per_host
 
-    def take() -> tuple[str, int] | None:
+    def take() -> tuple[str, int] | None:  # under cond
         for _ in range(len(order)):
             key = order[0]
             order.rotate(-1)
             if queues[key] and active[key] < limit(key):
                 active[key] += 1
                 pending[0] -= 1
+                fetching[0] += 1
                 return key, queues[key].popleft()
         return None
 
+    def finish(index: int, fetched: FetchOutcome | SourceResult) -> None:
+        result = _parse_step(sources[index], fetched, state, today)
+        results[index] = record_result(state, result, threshold=attention_threshold)
+
     def worker() -> None:
+        job: tuple[str, int] | None = None  # (host key, source index) to fetch next
         while True:
-            with cond:
-                while True:
-                    if pending[0] == 0:
-                        return
-                    picked = take()
-                    if picked is not None:
-                        break
-                    cond.wait()
-            key, index = picked
+            if job is None:
+                with cond:
+                    while job is None:
+                        job = take()
+                        if job is not None:
+                            break
+                        if deferred:
+                            parse = deferred.popleft()
+                            break
+                        if pending[0] == 0 and fetching[0] == 0:
+                            return
+                        cond.wait()
+                if job is None:
+                    finish(*parse)
+                    continue
+            key, index = job
+            job = None
+            fetched: FetchOutcome | SourceResult | None = None
+            handed_off = False
             try:
-                result = collect_source(sources[index], fetcher, state, today)
-                results[index] = record_result(state, result, threshold=attention_threshold)
+                fetched = _fetch_step(sources[index], fetcher, state)
             finally:
                 with cond:
                     active[key] -= 1
+                    fetching[0] -= 1
+                    if isinstance(fetched, FetchOutcome) and fetched.not_modified:
+                        job = take()
+                        if job is not None:  # fetch first, rebuild the 304's items later
+                            deferred.append((index, fetched))
+                            handed_off = True
                     cond.notify_all()
+            if fetched is not None and not handed_off:
+                finish(index, fetched)
 
     threads = [
         threading.Thread(target=worker, name=f"collect-{n}", daemon=True)

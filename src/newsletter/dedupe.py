@@ -34,7 +34,6 @@ in the input. It absorbs the others' URLs (``merged``) and outlets
 
 from __future__ import annotations
 
-import itertools
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -56,10 +55,10 @@ _FILL_FIELDS = (
     "published", "summary", "image", "image_alt", "start", "end", "location", "registration_url",
     "registration_deadline", "places", "audience", "contact", "category",
 )
-# MinHash LSH: (bands, rows). Text: a pair with Jaccard 0.7 is a candidate with
-# probability 0.998, 0.6: 0.96; titles (10 bands): 0.7: 0.98, 0.6: 0.75. Candidates are then checked exactly (similarity()).
-_TEXT_LSH = (16, 4)
-_TITLE_LSH = (10, 4)
+# MinHash LSH: (bands, rows). A pair with Jaccard 0.8 is a candidate with
+# probability 0.9997 (text) / 0.98 (titles); 0.7: 0.97 / 0.89; 0.6: 0.80 / 0.62. Candidates are then checked exactly (similarity()).
+_TEXT_LSH = (20, 5)
+_TITLE_LSH = (12, 5)
 # Buckets larger than this are chained rather than fully paired.
 _FULL_BUCKET = 50
 
@@ -108,6 +107,57 @@ def _numbers(tokens: frozenset[str]) -> frozenset[str]:
     return frozenset(t for t in tokens if _DIGIT.search(t))
 
 
+_FNV_OFFSET = np.uint64(14695981039346656037)
+_FNV_PRIME = np.uint64(1099511628211)
+_MAX_HASHED_CHARS = 32  # longer words are hashed on their first 32 characters and their length
+
+
+def _hash_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised :func:`_word_set` on many texts, as 64-bit word hashes (FNV-1a).
+
+    Returns ``(hashes, counts)``: the sorted distinct hashes of text 0, then of
+    text 1, ... concatenated, and how many belong to each text.
+    """
+    out_hashes: list[np.ndarray] = []
+    out_counts: list[np.ndarray] = []
+    chunk = 4096
+    for lo in range(0, len(texts), chunk):
+        part = [fold(t) if t else "" for t in texts[lo:lo + chunk]]
+        arr = np.frombuffer(("\n".join(part) + "\n").encode("ascii"), dtype=np.uint8)
+        alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
+        before = np.concatenate(([False], alnum[:-1]))
+        after = np.concatenate((alnum[1:], [False]))
+        starts = np.flatnonzero(alnum & ~before)
+        lengths = np.flatnonzero(alnum & ~after) + 1 - starts
+        keep = (lengths >= 2) | (arr[starts] <= 57)  # words of 2+ characters, and single digits
+        starts, lengths = starts[keep], lengths[keep]
+        hashes = np.full(len(starts), _FNV_OFFSET, dtype=np.uint64)
+        with np.errstate(over="ignore"):
+            for k in range(min(int(lengths.max()) if len(lengths) else 0, _MAX_HASHED_CHARS)):
+                live = np.flatnonzero(lengths > k)
+                hashes[live] = (hashes[live] ^ arr[starts[live] + k].astype(np.uint64)) * _FNV_PRIME
+            long = lengths > _MAX_HASHED_CHARS
+            hashes[long] = (hashes[long] ^ lengths[long].astype(np.uint64)) * _FNV_PRIME
+        char_owner = np.repeat(np.arange(len(part)), [len(t) + 1 for t in part])
+        owners = char_owner[starts]
+        keep = ~np.isin(hashes, _STOP_HASHES)
+        hashes, owners = hashes[keep], owners[keep]
+        order = np.lexsort((hashes, owners))
+        hashes, owners = hashes[order], owners[order]
+        distinct = np.ones(len(hashes), dtype=bool)
+        distinct[1:] = (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])
+        hashes, owners = hashes[distinct], owners[distinct]
+        out_hashes.append(hashes)
+        out_counts.append(np.bincount(owners, minlength=len(part)))
+    if not out_hashes:
+        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+    return np.concatenate(out_hashes), np.concatenate(out_counts).astype(np.int64)
+
+
+_STOP_HASHES = np.zeros(0, dtype=np.uint64)
+_STOP_HASHES = np.unique(_hash_words([" ".join(sorted(STOP_WORDS))])[0])
+
+
 def _same_start(a: Item, b: Item) -> bool:
     """False when both are dated and the dates (or both explicit times) differ."""
     if a.start is None or b.start is None:
@@ -130,18 +180,17 @@ def _richness(item: Item, index: int) -> tuple:
     )
 
 
-def _minhash_signatures(flat_ids: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
-    """MinHash signatures (n x num_perm, uint32) of n non-empty integer sets, vectorised.
+def _minhash_signatures(hashes: np.ndarray, lengths: np.ndarray, num_perm: int, seed: int) -> np.ndarray:
+    """MinHash signatures (n x num_perm, uint32) of n non-empty sets of 64-bit hashes, vectorised.
 
-    The sets are given concatenated (``flat_ids``) with their ``lengths``.
-    Every token id gets a 32-bit random value; permutation k maps it through
+    The sets are given concatenated (``hashes``) with their ``lengths``.
+    Permutation k maps a word's hash, folded to 32 bits, through
     ``(a_k * value + b_k) mod 2**32`` (a_k odd: a permutation).
     """
     rng = np.random.default_rng(seed)
-    vocab = int(flat_ids.max()) + 1 if len(flat_ids) else 1
-    base = rng.integers(0, 2**32, size=vocab, dtype=np.uint32)
     a = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32) | np.uint32(1)
     b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
+    folded = ((hashes >> np.uint64(32)) ^ hashes).astype(np.uint32)
     n = len(lengths)
     out = np.empty((n, num_perm), dtype=np.uint32)
     ends = np.cumsum(lengths)
@@ -149,10 +198,9 @@ def _minhash_signatures(flat_ids: np.ndarray, lengths: np.ndarray, num_perm: int
     chunk = 4096
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
-        flat = base[flat_ids[starts[lo]:ends[hi - 1]]]
+        part = folded[starts[lo]:ends[hi - 1]]
         with np.errstate(over="ignore"):
-            # a odd: x -> a*x + b (mod 2**32) is a permutation of the 32-bit values
-            values = flat[:, None] * a[None, :] + b[None, :]
+            values = part[:, None] * a[None, :] + b[None, :]
         out[lo:hi] = np.minimum.reduceat(values, starts[lo:hi] - starts[lo], axis=0)
     return out
 
@@ -187,7 +235,7 @@ def _lsh_pairs(signatures: np.ndarray, bands: int, rows: int) -> set[tuple[int, 
 
 
 def similarity(
-    a_words: frozenset[str], b_words: frozenset[str], a_title: frozenset[str], b_title: frozenset[str],
+    a_words: frozenset, b_words: frozenset, a_title: frozenset, b_title: frozenset,
     title_threshold: float = 0.6,
 ) -> float:
     """Similarity of two items from their word sets (see module doc), in 0..1."""
@@ -261,24 +309,39 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
 
     # 2. Near-duplicates among the remaining representatives.
     reps = [i for i in range(n) if uf.find(i) == i]
-    title_sets = [_word_set(items[i].title) for i in reps]
-    text_sets = [t | _word_set(items[i].summary) if items[i].summary else t for t, i in zip(title_sets, reps)]
-    vocab: dict[str, int] = defaultdict(itertools.count().__next__)
-    eligible = [k for k, ws in enumerate(text_sets) if len(ws) >= 3]
-    titled = [x for x, k in enumerate(eligible) if title_sets[k]]
+    title_hashes, title_counts = _hash_words([items[i].title for i in reps])
+    text_hashes, text_counts = _hash_words([f"{items[i].title}\n{items[i].summary or ''}" for i in reps])
+    title_offsets = np.cumsum(title_counts) - title_counts
+    text_offsets = np.cumsum(text_counts) - text_counts
+    eligible = np.flatnonzero(text_counts >= 3)
+    titled = eligible[title_counts[eligible] > 0]
     pairs: set[tuple[int, int]] = set()
-    for sets, positions, (bands, rows), seed in (
-        ([text_sets[k] for k in eligible], list(range(len(eligible))), _TEXT_LSH, 1),
-        ([title_sets[eligible[x]] for x in titled], titled, _TITLE_LSH, 2),
+    for hashes, counts, chosen, (bands, rows), seed in (
+        (text_hashes, text_counts, eligible, _TEXT_LSH, 1),
+        (title_hashes, title_counts, titled, _TITLE_LSH, 2),
     ):
-        if len(sets) < 2:
+        if len(chosen) < 2:
             continue
-        flat = np.fromiter(map(vocab.__getitem__, itertools.chain.from_iterable(sets)), dtype=np.int64)
-        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
-        signatures = _minhash_signatures(flat, lengths, bands * rows, seed)
+        mask = np.zeros(len(counts), dtype=bool)
+        mask[chosen] = True
+        signatures = _minhash_signatures(hashes[np.repeat(mask, counts)], counts[chosen], bands * rows, seed)
+        chosen_list = chosen.tolist()
         for x, y in _lsh_pairs(signatures, bands, rows):
-            pairs.add((eligible[positions[x]], eligible[positions[y]]))
+            pairs.add((chosen_list[x], chosen_list[y]))
+
+    text_sets: dict[int, frozenset[int]] = {}
+    title_sets: dict[int, frozenset[int]] = {}
     numbers: dict[int, frozenset[str]] = {}
+
+    def sets_of(k: int) -> tuple[frozenset[int], frozenset[int], frozenset[str]]:
+        if k not in text_sets:
+            lo = int(text_offsets[k])
+            text_sets[k] = frozenset(text_hashes[lo:lo + int(text_counts[k])].tolist())
+            lo = int(title_offsets[k])
+            title_sets[k] = frozenset(title_hashes[lo:lo + int(title_counts[k])].tolist())
+            numbers[k] = _numbers(_word_set(items[reps[k]].title))
+        return text_sets[k], title_sets[k], numbers[k]
+
     best_link: dict[int, float] = {}
     for a, b in sorted(pairs):
         ia, ib = reps[a], reps[b]
@@ -287,17 +350,11 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
             continue
         if x.kind == "event" and not _same_start(x, y):
             continue
-        if min(len(text_sets[a]), len(text_sets[b])) < 3:
-            continue
-        na = numbers.get(a)
-        if na is None:
-            na = numbers[a] = _numbers(title_sets[a])
-        nb = numbers.get(b)
-        if nb is None:
-            nb = numbers[b] = _numbers(title_sets[b])
+        text_a, title_a, na = sets_of(a)
+        text_b, title_b, nb = sets_of(b)
         if na and nb and na != nb:
             continue
-        sim = similarity(text_sets[a], text_sets[b], title_sets[a], title_sets[b], title_threshold)
+        sim = similarity(text_a, text_b, title_a, title_b, title_threshold)
         if sim >= threshold:
             uf.union(ia, ib)
             for i in (ia, ib):

@@ -17,6 +17,7 @@ they are a feed broken beyond recovery.
 
 from __future__ import annotations
 
+import html.entities
 import json
 import logging
 import re
@@ -129,10 +130,60 @@ def parse_raw(content: bytes, *, url: str, headers: dict | None = None, fast: bo
         try:
             result = _parse_fast(data, url=url)
         except etree.XMLSyntaxError:
-            result = None
-        if result is not None:
-            return result
+            pass
+        else:
+            return result or _parse_feedparser(data, url=url, label=label, text=text)
+        # Ill-formed: the usual culprits are bare '&' and HTML entities. Escape
+        # them and retry lxml, so that '&lang=fr' in a link stays '&lang=fr'
+        # (feedparser's lenient parser would read '&lang' as the entity 〈).
+        repaired = _repair_xml(data)
+        if repaired is not None:
+            try:
+                result = _parse_fast(repaired, url=url)
+            except etree.XMLSyntaxError:
+                result = None
+            if result is not None:
+                return result
+            data = repaired
     return _parse_feedparser(data, url=url, label=label, text=text)
+
+
+# Either a CDATA section (left alone) or an '&' with what follows it.
+_AMP_OR_CDATA = re.compile(
+    rb"<!\[CDATA\[.*?\]\]>|&(?:(#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);)?", re.S
+)
+_XML_ENTITIES = frozenset((b"amp", b"lt", b"gt", b"quot", b"apos"))
+
+
+def _entity_fix(match: re.Match) -> bytes:
+    token = match.group(0)
+    if token[:1] == b"<":  # CDATA: '&' is literal there
+        return token
+    ref = match.group(1)
+    if ref is None:  # a bare '&'
+        return b"&amp;"
+    if ref[:1] == b"#":
+        try:
+            code = int(ref[2:], 16) if ref[1:2] in (b"x", b"X") else int(ref[1:])
+            chr(code).encode("utf-8")
+        except (ValueError, OverflowError, UnicodeEncodeError):
+            return b"&amp;" + token[1:]
+        return token
+    if ref in _XML_ENTITIES:
+        return token
+    value = html.entities.html5.get(ref.decode("ascii") + ";")
+    if value is None:  # unknown name: keep it as literal text
+        return b"&amp;" + token[1:]
+    return "".join(f"&#{ord(c)};" for c in value).encode("ascii")
+
+
+def _repair_xml(data: bytes) -> bytes | None:
+    """``data`` with bare '&' escaped and HTML entities turned into character
+    references; None when there is nothing to change."""
+    if b"&" not in data:
+        return None
+    repaired = _AMP_OR_CDATA.sub(_entity_fix, data)
+    return repaired if repaired != data else None
 
 
 # --- fast path (lxml) ----------------------------------------------------------
@@ -159,16 +210,16 @@ def _parse_fast(data: bytes, *, url: str) -> RawFeed | None:
             return None
         return RawFeed(
             _text(channel.find("title")),
-            _text(channel.find("link")),
+            _rss_link(channel),
             [_rss_entry(el, url) for el in channel.iterfind("item")],
         )
     if root.tag == f"{{{ATOM_NS}}}feed":
-        base = urljoin(url, root.get(XML_BASE) or "")
+        base = safe_join(url, root.get(XML_BASE) or "") or url
         title = _atom_text(root.find(f"{{{ATOM_NS}}}title"))
         home = None
         for el in root.iterfind(f"{{{ATOM_NS}}}link"):
             if (el.get("rel") or "alternate") == "alternate" and el.get("href"):
-                home = urljoin(base, el.get("href"))
+                home = safe_join(base, el.get("href"))
                 break
         else:  # like feedparser: an id that is a URL stands for the home page
             home = _text(root.find(f"{{{ATOM_NS}}}id"))
@@ -199,8 +250,21 @@ def _atom_text(el: Any) -> str | None:
     return value or None
 
 
+def _rss_link(el: Any) -> str | None:
+    """The link of an RSS channel or item: ``<link>`` text, else its ``href``
+    attribute (Atom style), else an ``atom:link`` with rel="alternate"."""
+    for link in el.iterfind("link"):
+        value = _text(link) or (link.get("href") or "").strip()
+        if value:
+            return value
+    for link in el.iterfind(f"{{{ATOM_NS}}}link"):
+        if (link.get("rel") or "alternate") == "alternate" and (link.get("href") or "").strip():
+            return link.get("href").strip()
+    return None
+
+
 def _rss_entry(item: Any, base: str) -> _RawEntry:
-    link = _text(item.find("link"))
+    link = _rss_link(item)
     if not link:
         guid = item.find("guid")
         if guid is not None and (guid.get("isPermaLink") or "true").lower() != "false":
@@ -224,7 +288,7 @@ def _rss_entry(item: Any, base: str) -> _RawEntry:
 
 
 def _atom_entry(entry: Any, base: str) -> _RawEntry:
-    base = urljoin(base, entry.get(XML_BASE) or "")
+    base = safe_join(base, entry.get(XML_BASE) or "") or base
     link = None
     images = []
     for el in entry.iterfind(f"{{{ATOM_NS}}}link"):
@@ -233,6 +297,10 @@ def _atom_entry(entry: Any, base: str) -> _RawEntry:
             link = el.get("href")
         elif rel == "enclosure":
             images.append((el.get("href"), el.get("type"), None))
+    if link is None:  # like feedparser: an id that is a web address is the link
+        entry_id = _text(entry.find(f"{{{ATOM_NS}}}id"))
+        if entry_id and entry_id.startswith(("http://", "https://")):
+            link = entry_id
     summary = _atom_text(entry.find(f"{{{ATOM_NS}}}summary")) or _atom_text(
         entry.find(f"{{{ATOM_NS}}}content")
     )
@@ -242,7 +310,7 @@ def _atom_entry(entry: Any, base: str) -> _RawEntry:
     src = entry.find(f"{{{ATOM_NS}}}source")
     return _RawEntry(
         title=_atom_text(entry.find(f"{{{ATOM_NS}}}title")),
-        link=urljoin(base, link) if link else None,
+        link=safe_join(base, link) if link else None,
         date_text=date,
         date_fallback=None,
         summary_html=summary,
@@ -361,7 +429,9 @@ def _pick_image(
             candidates.append(match.group(1))
     for candidate in candidates:
         if candidate and candidate.strip():
-            resolved = urljoin(base, candidate.strip())
+            resolved = safe_join(base, candidate.strip())
+            if resolved is None:
+                continue
             scheme = urlsplit(resolved).scheme
             if scheme in ("http", "https", ""):  # relative: build_items resolves it
                 return resolved
@@ -395,11 +465,59 @@ def _has_entry_tag(text: str) -> bool:
     return bool(re.search(r"<(?:item|entry)[\s>]", text))
 
 
+# French day and month names as French feeds write them in RFC 822 dates
+# ("ven., 05 déc. 2025 09:30:00 +0100"), matched case-insensitively, with or
+# without accents and abbreviation dots.
+_FR_MONTHS = {
+    "janvier": "Jan", "janv": "Jan",
+    "février": "Feb", "fevrier": "Feb", "févr": "Feb", "fevr": "Feb", "fév": "Feb", "fev": "Feb",
+    "mars": "Mar",
+    "avril": "Apr", "avr": "Apr",
+    "mai": "May",
+    "juin": "Jun",
+    "juillet": "Jul", "juil": "Jul",
+    "août": "Aug", "aout": "Aug", "aoû": "Aug", "aou": "Aug",
+    "septembre": "Sep", "sept": "Sep",
+    "octobre": "Oct",
+    "novembre": "Nov",
+    "décembre": "Dec", "decembre": "Dec", "déc": "Dec",
+}
+_FR_DAYS = (
+    "lundi", "lun", "mardi", "mar", "mercredi", "mer", "jeudi", "jeu",
+    "vendredi", "ven", "samedi", "sam", "dimanche", "dim",
+)
+_FR_WEEKDAY = re.compile(r"^(?:%s)\.?,?\s+" % "|".join(_FR_DAYS), re.I)
+_FR_MONTH = re.compile(r"(?<![^\W\d_])(%s)\.?(?![^\W\d_])" % "|".join(sorted(_FR_MONTHS, key=len, reverse=True)), re.I)
+
+
+def _english_date(text: str) -> str | None:
+    """``text`` with French day and month names put in English, or None when
+    it has none."""
+    english = _FR_WEEKDAY.sub("", text, count=1)
+    english = _FR_MONTH.sub(lambda m: _FR_MONTHS[m.group(1).lower()], english)
+    return english if english != text else None
+
+
+_DAY_ONLY = re.compile(r"^(?:[A-Za-z]{3},?\s+)?(\d{1,2} [A-Za-z]{3} \d{4})$")
+
+
+def _day_only(text: str) -> datetime | None:
+    """Midnight Paris time for a date without a time ("05 Dec 2025")."""
+    match = _DAY_ONLY.match(text)
+    if match is None:
+        return None
+    try:
+        return datetime.strptime(match.group(1), "%d %b %Y")
+    except ValueError:
+        return None
+
+
 def parse_date(text: str | None, fallback: datetime | None = None) -> datetime | None:
     """An aware datetime in Europe/Paris from an RFC 822 or ISO 8601 date.
 
-    Naive dates are taken as Paris time. Other formats go through feedparser's
-    date handlers (UTC); ``fallback`` is used when nothing reads ``text``.
+    Naive dates are taken as Paris time. RFC 822 dates with French day or month
+    names are read too. Other formats go through feedparser's date handlers
+    (UTC); ``fallback`` is used when nothing reads ``text``.
     """
     value: datetime | None = None
     if text:
@@ -414,7 +532,15 @@ def parse_date(text: str | None, fallback: datetime | None = None) -> datetime |
             except ValueError:
                 value = None
         if value is None:
-            struct = _feedparser_date(text)
+            english = _english_date(text)
+            if english is not None:
+                try:
+                    value = parsedate_to_datetime(english)
+                except (TypeError, ValueError, IndexError):
+                    value = None
+            value = value or _day_only(english or text)
+        if value is None:
+            struct = _feedparser_date(english or text)
             if struct:
                 value = datetime.fromtimestamp(timegm(struct), tz=timezone.utc)
     if value is None:
@@ -424,9 +550,23 @@ def parse_date(text: str | None, fallback: datetime | None = None) -> datetime |
     return aware(value).astimezone(PARIS)
 
 
+def safe_join(base: str, href: str) -> str | None:
+    """``urljoin(base, href)``, or None when either is no readable URL
+    (e.g. ``http://host[/path``, which urllib rejects as a bad IPv6 address)."""
+    try:
+        joined = urljoin(base, href)
+        urlsplit(joined).hostname  # noqa: B018 - raises on a bad host part
+    except ValueError:
+        return None
+    return joined
+
+
 def unwrap_redirect(url: str) -> tuple[str, bool]:
     """(real URL, True) for a Google redirect link (``google.*/url?url=…``)."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, False
     host = (parts.hostname or "").lower()
     if parts.path == "/url" and (host.startswith(("google.", "www.google.")) or ".google." in host):
         query = parse_qs(parts.query)
@@ -439,7 +579,10 @@ def unwrap_redirect(url: str) -> tuple[str, bool]:
 
 def host_outlet(url: str) -> str | None:
     """The link's host without ``www.``: the outlet name of last resort."""
-    host = (urlsplit(url).hostname or "").lower()
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
     if host.startswith("www."):
         host = host[4:]
     return host or None
@@ -456,9 +599,12 @@ def build_items(
         if not link:
             log.info("%s: entry without a link skipped (%r)", url, (raw.title or "")[:80])
             continue
-        link = urljoin(url, link)
-        link, unwrapped = unwrap_redirect(link)
-        image = urljoin(url, raw.image) if raw.image else None
+        joined = safe_join(url, link)
+        if joined is None:
+            log.info("%s: entry with an unreadable link skipped (%r)", url, link[:80])
+            continue
+        link, unwrapped = unwrap_redirect(joined)
+        image = safe_join(url, raw.image) if raw.image else None
         if not link.startswith(("http://", "https://")):
             log.info("%s: entry with a non-web link skipped (%r)", url, link[:80])
             continue
@@ -500,5 +646,6 @@ __all__ = [
     "parse_date",
     "parse_feed",
     "parse_raw",
+    "safe_join",
     "unwrap_redirect",
 ]

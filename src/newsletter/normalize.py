@@ -17,10 +17,26 @@ PARIS = ZoneInfo("Europe/Paris")
 _WS = re.compile(r"\s+")
 
 
+# Opening or closing tags of block-level elements: their boundary separates
+# words ("<p>a.</p><p>B</p>" is "a. B"); inline tags (b, i, a, span…) do not.
+_BLOCK_TAG = re.compile(
+    r"<\s*/?\s*(?:p|div|br|hr|li|dd|dt|dl|h[1-6]|tr|td|th|table|blockquote|pre|ul|ol|section"
+    r"|article|header|footer|nav|aside|main|figure|figcaption|address)(?=[\s/>])"
+    r"""(?:[^>"']|"[^"]*"|'[^']*')*>""",
+    re.I,
+)
+
+
 def clean_text(value: str | None) -> str:
-    """Markup removed, entities decoded, whitespace collapsed: safe plain text."""
+    """Markup removed, entities decoded, whitespace collapsed: safe plain text.
+
+    Block-level elements (paragraphs, line breaks, list items, headings, table
+    cells…) are separated by a space; inline ones are not.
+    """
     if not value:
         return ""
+    if "<" in value:
+        value = _BLOCK_TAG.sub(" ", value)
     text = nh3.clean(value, tags=set(), attributes={})
     text = html.unescape(text)
     return _WS.sub(" ", text).strip()

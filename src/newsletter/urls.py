@@ -107,19 +107,28 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         return url.split("#", 1)[0]
-    host = parts.hostname  # already lower-cased by urlsplit
+    netloc = parts.netloc.lower()
+    if "@" in netloc or "[" in netloc:  # credentials or IPv6: let urllib parse
+        host = parts.hostname or ""
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ValueError(f"canonical_url: {url!r} has an invalid port") from exc
+    else:
+        host, _, port_text = netloc.partition(":")
+        port = None
+        if port_text:
+            if not port_text.isdigit() or int(port_text) > 65535:
+                raise ValueError(f"canonical_url: {url!r} has an invalid port")
+            port = int(port_text)
+    host = host.rstrip(".")
     if not host:
         raise ValueError(f"canonical_url: {url!r} has no host")
-    host = host.rstrip(".")
     if host.startswith("www."):
         host = host[4:]
-    try:
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"canonical_url: {url!r} has an invalid port") from exc
-    netloc = host
+    netloc = f"[{host}]" if ":" in host else host
     if port and port != _DEFAULT_PORTS.get(scheme):
-        netloc = f"{host}:{port}"
+        netloc = f"{netloc}:{port}"
     query = ""
     if parts.query:
         query_pairs = [
