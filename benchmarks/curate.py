@@ -193,7 +193,8 @@ def main(argv: list[str]) -> int:
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
         print(f"{row['items']:>8} {row['kept']:>8} {row['dedupe_s']:>9} {row['classify_s']:>11} "
-              f"{row['total_s']:>8} {row['cpu_s']:>6} {row['peak_rss_mb']:>8} {row['precision']:>10} {row['recall']:>7}", flush=True)
+              f"{row['total_s']:>8} {row['cpu_s']:>6} {row['peak_rss_mb']:>8} {row['precision']:>10} "
+              f"{row['recall']:>7}", flush=True)
     for a, b in zip(rows, rows[1:]):
         ratio = (b["total_s"] / a["total_s"]) if a["total_s"] else float("inf")
         per_doubling = ratio ** (1 / max(1e-9, __import__("math").log2(b["items"] / a["items"])))

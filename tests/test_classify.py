@@ -236,3 +236,16 @@ def test_classify_jsonl_bad_taxonomy(tmp_path):
     out, err = io.StringIO(), io.StringIO()
     code = classify_jsonl(io.StringIO(""), out, err, taxonomy_path=tmp_path / "absent.yaml")
     assert code == 2 and "absent.yaml" in err.getvalue()
+
+
+def test_keyword_inside_a_longer_keyword_counts_once(tmp_path):
+    tax = Taxonomy.load(small(tmp_path, """
+settings: {title_weight: 1, summary_weight: 1}
+categories:
+  - {slug: ru, label: RU, hashtags: [], keywords: ["renouvellement urbain", "projet de renouvellement urbain"]}
+  - {slug: autres, label: Autres, hashtags: []}
+"""))
+    # the long phrase (3 content words) only, not also the short one inside it
+    assert tax.points(item("Un projet de renouvellement urbain")) == {"ru": 3.0}
+    # a separate occurrence of the short phrase counts
+    assert tax.points(item("Un projet de renouvellement urbain", "Le renouvellement urbain avance.")) == {"ru": 5.0}

@@ -238,3 +238,21 @@ def test_history_entry_round_trip():
     assert HistoryEntry.from_dict(json.loads(json.dumps(entry.to_dict()))) == entry
     with pytest.raises(ValueError, match="sent_at"):
         HistoryEntry.from_dict({"key": "https://irev.fr/a"})
+
+
+def test_max_age_is_configurable_and_undated_items_kept(taxonomy):
+    cur = curate(sample(), taxonomy=taxonomy, today=TODAY, month=MONTH, max_age_days=120)
+    kept = titles(cur.issue.all_items())
+    assert "Vieille actualité de l'été sur l'emploi" in kept
+    assert "Actualité sans date sur le renouvellement urbain" in kept
+    assert cur.report["settings"]["max_age_days"] == 120
+
+
+def test_place_given_only_now_is_not_an_update(taxonomy):
+    item = event("Rencontre régionale des cités éducatives", "rencontre-ce", 10, location="Amiens")
+    history = [HistoryEntry(key="https://irev.fr/agenda/rencontre-ce", kind="event", title=item.title,
+                            start=item.start, location=None, sent_at=datetime(2025, 11, 1, tzinfo=PARIS),
+                            draft_id="2025-11")]
+    cur = curate([item], taxonomy=taxonomy, today=TODAY, month=MONTH, history=history)
+    assert cur.issue.agenda[0].updated is False
+    assert cur.report["updated"] == []

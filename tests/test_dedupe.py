@@ -180,3 +180,15 @@ def test_dedupe_jsonl_bad_line():
 def test_bad_threshold():
     with pytest.raises(ValueError, match="threshold"):
         dedupe([], threshold=0)
+
+
+def test_undated_copy_never_bridges_two_sessions():
+    summary = "Une heure pour découvrir les aires ludo-sportives et la pratique féminine."
+    undated = Item(kind="event", title="Webinaire : les aires ludo-sportives", url="https://a.fr/w", summary=summary)
+    first = Item(kind="event", title="Webinaire : les aires ludo-sportives", url="https://b.fr/w1",
+                 summary=summary, start=datetime(2025, 12, 2, 11, tzinfo=PARIS))
+    second = Item(kind="event", title="Webinaire : les aires ludo-sportives", url="https://c.fr/w2",
+                  summary=summary, start=datetime(2025, 12, 9, 11, tzinfo=PARIS))
+    result = dedupe([undated, first, second])
+    assert first in result.kept and second in result.kept
+    assert len(result.kept) == 2

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import feedparser
 import pytest
@@ -88,10 +88,13 @@ def test_draft_holds_every_sample_item_exactly_once(sample_run):
     # articles from the site's RSS feed
     articles = _feed_titles(site / "actualites.xml")
     assert len(articles) >= 8
-    # events from the agenda listing, resources from the resources page
+    # events from the agenda listing, resources from the resources page (relative links)
+    base = sample_run["server"].base_url + "/"
     agenda = BeautifulSoup((site / "agenda.html").read_bytes(), "lxml")
     resources = BeautifulSoup((site / "ressources.html").read_bytes(), "lxml")
-    sections = {k: v for k, v in issue.items() if isinstance(v, (list, dict))}
+    event_links = [urljoin(base, card.select_one("a")["href"]) for card in agenda.select(".event-card")]
+    resource_links = [urljoin(base, r.select_one("h3 a")["href"]) for r in resources.select(".resource")]
+    assert len(event_links) >= 5 and len(resource_links) >= 5
     in_issue = [i for k in ("agenda", "resources", "press") for i in issue[k]]
     in_issue += [i for items in issue["news"].values() for i in items]
     urls = [_strip(i["url"]) for i in in_issue]
@@ -100,12 +103,18 @@ def test_draft_holds_every_sample_item_exactly_once(sample_run):
     for title, link in articles:
         matches = [i for i in in_issue if _strip(i["url"]) == _strip(link)]
         assert len(matches) == 1, f"article {title!r} appears {len(matches)} times"
-    events = [i for i in issue["agenda"]]
-    assert len(events) == len(agenda.select(".event-card") or agenda.select("article")), sections.keys()
-    for event in events:
-        assert event["start"], event
-    n_resources = len(issue["resources"])
-    assert n_resources >= 5
+    for kind, links, section in (("event", event_links, issue["agenda"]), ("resource", resource_links, issue["resources"])):
+        assert len(section) == len(links)
+        for link in links:
+            matches = [i for i in in_issue if _strip(i["url"]) == _strip(link) or _strip(i.get("canonical_url") or "") == _strip(link)]
+            assert len(matches) == 1, f"{kind} {link} appears {len(matches)} times"
+    for event in issue["agenda"]:
+        assert event["start"] and event["location"], event
+    # every item is in the newsletter itself, as a link with its title
+    soup = BeautifulSoup(html, "lxml")
+    link_texts = {" ".join(a.get_text(" ").split()) for a in soup.find_all("a")}
+    for item in in_issue:
+        assert " ".join(item["title"].split()) in link_texts, item["title"]
 
     # each item's title appears in the HTML exactly once per section, and no leftover mj- tag
     assert not re.search(r"<\s*/?\s*mj-", html)
@@ -120,6 +129,9 @@ def test_draft_holds_every_sample_item_exactly_once(sample_run):
     for url in shared:
         assert press_urls.count(url) == 1
     assert len(issue["press"]) == len({_strip(l) for _, l in press_a + press_b})
+    # readers get the article's own link, without another campaign's tracking
+    for item in issue["press"]:
+        assert not re.search(r"[?&](utm_|xtor=|fbclid=)", item["url"]), item["url"]
 
 
 def test_manifest_says_pending_and_counts(sample_run):

@@ -70,3 +70,12 @@ def test_credentials_ipv6_and_bad_port():
     assert canonical_url("http://[::1]:8080/a/") == "https://[::1]:8080/a"
     with pytest.raises(ValueError, match="invalid port"):
         canonical_url("https://irev.fr:99999/a")
+
+
+def test_strip_tracking_keeps_the_link_working():
+    from newsletter.urls import strip_tracking
+
+    url = "https://www.Gazette.example/Article-12?page=2&utm_source=google&xtor=RSS-21&id=7#suite"
+    assert strip_tracking(url) == "https://www.Gazette.example/Article-12?page=2&id=7#suite"
+    assert strip_tracking("https://www.irev.fr/a?b=1") == "https://www.irev.fr/a?b=1"
+    assert strip_tracking("http://x.example/[broken") == "http://x.example/[broken"

@@ -22,9 +22,10 @@ The taxonomy is an editable YAML file (default: ``sources/taxonomy.yaml``)::
 Matching ignores case, accents, ligatures (œ → oe) and apostrophes, and
 folds French plural and feminine endings (``éducatives`` matches
 ``éducatif``, ``sociaux`` matches ``social``). Keywords may be phrases; a
-phrase counts one point per word of
-more than two letters instead of 1. A keyword may be written
-``"term": weight`` to count ``weight`` points.
+phrase counts one point per word of more than two letters instead of 1, and
+a keyword found only inside a longer keyword of the same category does not
+count again. A keyword may be written ``"term": weight`` to multiply its
+points by ``weight``.
 
 Rules, in order:
 
@@ -79,8 +80,9 @@ def _latin1_table() -> bytes:
     return bytes(table)
 
 
-_LATIN1 = _latin1_table()
-_PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")  # Latin-1 byte -> ASCII letter without accent, or space
+_LATIN1 = _latin1_table()  # Latin-1 byte -> ASCII letter without accent, or space
+# common non-Latin-1 punctuation in French text, turned into spaces before the fast path
+_PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
 _FOLDED_MAX = 250_000
 
@@ -348,7 +350,10 @@ class Taxonomy:
 
     # -- scoring ------------------------------------------------------------
     def _hits(self, toks: list[str]) -> set[tuple[str, tuple[str, ...], float]]:
-        found: set[tuple[str, tuple[str, ...], float]] = set()
+        """Distinct keywords found in ``toks``; a keyword found only inside a
+        longer keyword of the same category ("renouvellement urbain" inside
+        "projet de renouvellement urbain") does not count again."""
+        matches: list[tuple[int, int, str, tuple[str, ...], float]] = []
         index = self._index
         for i, tok in enumerate(toks):
             entries = index.get(tok)
@@ -356,8 +361,19 @@ class Taxonomy:
                 continue
             for rest, slug, weight in entries:
                 if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest:
-                    found.add((slug, (tok, *rest), weight))
-        return found
+                    matches.append((i, i + 1 + len(rest), slug, (tok, *rest), weight))
+        if len(matches) > 1:
+            matches.sort(key=lambda m: m[0] - m[1])  # longest first
+            spans: dict[str, list[tuple[int, int]]] = {}
+            kept = []
+            for start, end, slug, kw, weight in matches:
+                taken = spans.setdefault(slug, [])
+                if any(a <= start and end <= b for a, b in taken):
+                    continue
+                taken.append((start, end))
+                kept.append((start, end, slug, kw, weight))
+            matches = kept
+        return {(slug, kw, weight) for _s, _e, slug, kw, weight in matches}
 
     def points(self, item: Item) -> dict[str, float]:
         """Raw points per category slug for ``item`` (keywords and source bias)."""

@@ -190,7 +190,9 @@ def cmd_outbox_show(args) -> int:
     if merged:
         print(f"  Fusions ({len(merged)}) :")
         for entry in merged:
-            print(f"    - {json.dumps(entry, ensure_ascii=False)}")
+            why = entry.get("explanation") or entry.get("reason", "")
+            print(f"    - « {entry.get('absorbed_title', '')} » ({entry.get('absorbed_url', '')})")
+            print(f"      fusionné dans « {entry.get('kept_title', '')} » ({entry.get('kept_url', '')}) : {why}")
     dropped = cur.get("dropped") or []
     if dropped:
         print(f"  Écartés ({len(dropped)}) :")

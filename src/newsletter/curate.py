@@ -8,7 +8,8 @@ Steps of :func:`curate`:
 
    * an article, resource or press story already sent is dropped;
    * an event already sent stays in the agenda until it has taken place; if
-     its date or place changed since it was sent, it is marked ``updated``
+     its date or place changed since it was sent (a place known only now is no
+     change), it is marked ``updated``
      (the new entry replaces the old one). A new session of an event already
      sent (same page, another date, the sent date still listed) is simply new.
 
@@ -43,6 +44,7 @@ from babel.dates import format_date
 
 from .classify import FALLBACK, Taxonomy, classify
 from .dedupe import dedupe
+from .urls import strip_tracking
 from .models import KINDS, Issue, Item
 from .normalize import PARIS, aware
 
@@ -124,6 +126,11 @@ def _norm_place(value: str | None) -> str:
     return " ".join((value or "").lower().split())
 
 
+def _place_changed(before: str | None, now: str | None) -> bool:
+    """Both places known and different (a place given only now is no change)."""
+    return bool(before and now) and _norm_place(before) != _norm_place(now)
+
+
 def _same_when(a: datetime | None, b: datetime | None) -> bool:
     if a is None or b is None:
         return a is None and b is None
@@ -169,6 +176,9 @@ def curate(
 
     result = dedupe(valid)
     kept = result.kept
+    for item in kept:
+        # Readers get the article's own link, not another campaign's tracking.
+        item.url = strip_tracking(item.url)
     classify(kept, taxonomy)
     for item in kept:
         note = item.extra.get("classify_note")
@@ -205,7 +215,7 @@ def curate(
                      "event_beyond_horizon")
                 continue
             if sent:
-                unchanged = any(_same_when(e.start, item.start) and _norm_place(e.location) == _norm_place(item.location)
+                unchanged = any(_same_when(e.start, item.start) and not _place_changed(e.location, item.location)
                                 for e in sent)
                 other_session_still_listed = any(
                     any(_same_when(e.start, other.start) for e in sent)
@@ -217,10 +227,9 @@ def curate(
                     if not _same_when(last.start, item.start):
                         before = _fr_date(last.start) if last.start else "sans date"
                         changes.append(f"date modifiée (annoncé le {before}, désormais le {_fr_date(item.start)})")
-                    if _norm_place(last.location) != _norm_place(item.location):
-                        changes.append(
-                            f"lieu modifié (« {last.location or 'non précisé'} » → « {item.location or 'non précisé'} »)"
-                        )
+                    if _place_changed(last.location, item.location):
+                        before_place = last.location or "non précisé"
+                        changes.append(f"lieu modifié (« {before_place} » → « {item.location or 'non précisé'} »)")
                     if not changes:
                         changes.append("date ou lieu modifié depuis l'envoi")
                     item.updated = True

@@ -22,9 +22,11 @@ webinar are two events), and two items whose titles carry different numbers
 
 Candidate pairs come from MinHash locality-sensitive hashing (banding) on the
 word sets of title + summary and, separately, of titles; only candidates are
-compared, so the work grows with the number of items, not of pairs. The
-signatures are computed with numpy in one vectorised pass (datasketch's
-per-object MinHash/LSH was ~20x too slow for 100k items).
+compared, so the work grows with the number of items, not of pairs. Word
+hashing and signatures are vectorised with numpy (datasketch's per-object
+MinHash/LSH took ~20 s for 100k items, against a 10 s budget for the whole
+curation core). Groups are formed transitively, except that a group never
+holds two events with different start dates.
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
@@ -44,6 +46,7 @@ import numpy as np
 
 from .classify import fold, read_items_jsonl, write_items_jsonl
 from .models import Item
+from .normalize import PARIS, aware
 from .urls import canonical_url
 
 STOP_WORDS = frozenset(
@@ -56,7 +59,8 @@ _FILL_FIELDS = (
     "registration_deadline", "places", "audience", "contact", "category",
 )
 # MinHash LSH: (bands, rows). A pair with Jaccard 0.8 is a candidate with
-# probability 0.9997 (text) / 0.98 (titles); 0.7: 0.97 / 0.89; 0.6: 0.80 / 0.62. Candidates are then checked exactly (similarity()).
+# probability 0.9997 (text) / 0.98 (titles); 0.7: 0.97 / 0.89; 0.6: 0.80 / 0.62.
+# Candidates are then checked exactly (similarity()).
 _TEXT_LSH = (20, 5)
 _TITLE_LSH = (12, 5)
 # Buckets larger than this are chained rather than fully paired.
@@ -112,17 +116,18 @@ _FNV_PRIME = np.uint64(1099511628211)
 _MAX_HASHED_CHARS = 32  # longer words are hashed on their first 32 characters and their length
 
 
-def _hash_words(texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+def _hash_words(texts: list[str], *, folded: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`_word_set` on many texts, as 64-bit word hashes (FNV-1a).
 
-    Returns ``(hashes, counts)``: the sorted distinct hashes of text 0, then of
-    text 1, ... concatenated, and how many belong to each text.
+    ``folded``: the texts are already :func:`fold`-ed. Returns ``(hashes, counts)``:
+    the sorted distinct hashes of text 0, then of text 1, ... concatenated, and
+    how many belong to each text.
     """
     out_hashes: list[np.ndarray] = []
     out_counts: list[np.ndarray] = []
     chunk = 4096
     for lo in range(0, len(texts), chunk):
-        part = [fold(t) if t else "" for t in texts[lo:lo + chunk]]
+        part = texts[lo:lo + chunk] if folded else [fold(t) if t else "" for t in texts[lo:lo + chunk]]
         arr = np.frombuffer(("\n".join(part) + "\n").encode("ascii"), dtype=np.uint8)
         alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
         before = np.concatenate(([False], alnum[:-1]))
@@ -162,9 +167,10 @@ def _same_start(a: Item, b: Item) -> bool:
     """False when both are dated and the dates (or both explicit times) differ."""
     if a.start is None or b.start is None:
         return True
-    if a.start.date() != b.start.date():
+    sa, sb = aware(a.start).astimezone(PARIS), aware(b.start).astimezone(PARIS)  # type: ignore[union-attr]
+    if sa.date() != sb.date():
         return False
-    ta, tb = a.start.timetz().replace(tzinfo=None), b.start.timetz().replace(tzinfo=None)
+    ta, tb = sa.time(), sb.time()
     midnight = datetime.min.time()
     return ta == tb or ta == midnight or tb == midnight
 
@@ -289,6 +295,21 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
     uf = _UnionFind(n)
     # edge evidence: absorbed index -> (partner index, similarity or None for same URL)
     evidence: dict[int, tuple[int, float | None]] = {}
+    # the dated event of each group, so that chains never join two sessions
+    dated: dict[int, Item] = {i: item for i, item in enumerate(items) if item.kind == "event" and item.start}
+
+    def join(a: int, b: int) -> bool:
+        ra, rb = uf.find(a), uf.find(b)
+        if ra == rb:
+            return True
+        ea, eb = dated.get(ra), dated.get(rb)
+        if ea is not None and eb is not None and not _same_start(ea, eb):
+            return False
+        uf.union(ra, rb)
+        root = uf.find(ra)
+        if ea is not None or eb is not None:
+            dated[root] = ea if ea is not None else eb  # type: ignore[assignment]
+        return True
 
     # 1. Same canonical URL (events: same start too).
     by_url: dict[str, list[int]] = defaultdict(list)
@@ -300,8 +321,7 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
         groups: list[int] = []  # one leader per distinct event start
         for i in members:
             for leader in groups:
-                if _same_start(items[leader], items[i]) or items[i].kind != "event" or items[leader].kind != "event":
-                    uf.union(leader, i)
+                if join(leader, i):
                     evidence.setdefault(i, (leader, None))
                     break
             else:
@@ -310,7 +330,10 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
     # 2. Near-duplicates among the remaining representatives.
     reps = [i for i in range(n) if uf.find(i) == i]
     title_hashes, title_counts = _hash_words([items[i].title for i in reps])
-    text_hashes, text_counts = _hash_words([f"{items[i].title}\n{items[i].summary or ''}" for i in reps])
+    # title and summary folded apart: classify folds the same strings next (cached)
+    text_hashes, text_counts = _hash_words(
+        [f"{fold(items[i].title)}\n{fold(items[i].summary) if items[i].summary else ''}" for i in reps], folded=True
+    )
     title_offsets = np.cumsum(title_counts) - title_counts
     text_offsets = np.cumsum(text_counts) - text_counts
     eligible = np.flatnonzero(text_counts >= 3)
@@ -355,8 +378,7 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
         if na and nb and na != nb:
             continue
         sim = similarity(text_a, text_b, title_a, title_b, title_threshold)
-        if sim >= threshold:
-            uf.union(ia, ib)
+        if sim >= threshold and join(ia, ib):
             for i in (ia, ib):
                 best_link[i] = max(sim, best_link.get(i, 0.0))
             for i, partner in ((ib, ia), (ia, ib)):
@@ -366,13 +388,19 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
 
     # 3. Pick the richest copy of each group, merge the others into it.
     clusters: dict[int, list[int]] = defaultdict(list)
+    find = uf.find
+    parent = uf.parent
     for i in range(n):
-        clusters[uf.find(i)].append(i)
-    keep_index: set[int] = set()
+        if parent[i] != i:  # roots are the smallest index of their group
+            clusters[find(i)].append(i)
+    keep = [True] * n
     report: list[dict] = []
-    for members in clusters.values():
+    for root, members in clusters.items():
+        members.insert(0, root)
+        for i in members:
+            keep[i] = False
         best = max(members, key=lambda i: _richness(items[i], i))
-        keep_index.add(best)
+        keep[best] = True
         kept = items[best]
         for i in sorted(members):
             if i == best:
@@ -402,7 +430,7 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
                 }
             )
             _merge_into(kept, other)
-    kept_items = [items[i] for i in range(n) if i in keep_index]
+    kept_items = [item for item, k in zip(items, keep) if k]
     return DedupeResult(kept=kept_items, report=report)
 
 

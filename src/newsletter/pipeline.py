@@ -197,6 +197,13 @@ def run_summary(draft) -> str:
         f" {src.get('not_modified', 0)} inchangées), {src.get('items', 0)} éléments collectés",
         f"  Doublons fusionnés : {len(merged)} ; écartés : {len(dropped)}",
     ]
+    for entry in merged[:10]:
+        why = entry.get("explanation") or entry.get("reason", "")
+        lines.append(f"    = « {entry.get('absorbed_title', '')} » fusionné dans « {entry.get('kept_title', '')} » ({why})")
+    for entry in dropped[:10]:
+        lines.append(f"    - « {entry.get('title', '')} » écarté : {entry.get('reason', '')}")
+    if len(merged) > 10 or len(dropped) > 10:
+        lines.append(f"    … le détail complet : newsletter outbox show {draft.id}")
     failed = src.get("failed", [])
     if failed:
         lines.append(f"  Sources en échec : {len(failed)}")

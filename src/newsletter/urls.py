@@ -137,3 +137,24 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         query_pairs.sort()
         query = urlencode(query_pairs, quote_via=quote, safe="/:@!$'()*,;-._~")
     return urlunsplit(("https", netloc, _normalise_path(parts.path), query, ""))
+
+
+def strip_tracking(url: str) -> str:
+    """The link to give readers: ``url`` without tracking parameters, otherwise as it was.
+
+    Unlike :func:`canonical_url` (an identity), this keeps scheme, host,
+    ``www.``, path, parameter order and fragment, so the link still works on
+    sites that need them.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    if parts.scheme.lower() not in ("http", "https") or not parts.query:
+        return url
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not is_tracking_param(k)]
+    if len(kept) == len(pairs):
+        return url
+    query = urlencode(kept, quote_via=quote, safe="/:@!$'()*,;-._~")
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
