@@ -145,3 +145,14 @@ class LocalServer:
                 h.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+
+def free_port() -> int:
+    """A port on 127.0.0.1 that nothing listens on (closed right after binding)."""
+    import socket
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    return port

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from pathlib import Path
 
 import pytest
+
+from httpserver import free_port
 
 from httpserver import LocalServer
 from newsletter.collect import (
@@ -49,12 +50,7 @@ def feed_source(url: str, name: str = "IREV – agenda", kind: str = "article", 
     return Source(name=name, kind=kind, type="feed", url=url, **kwargs)
 
 
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+closed_port = free_port
 
 
 class Peak:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import email
 import json
-import socket
 from datetime import date, datetime
 from email import policy
 
 import pytest
+from httpserver import free_port
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
@@ -31,11 +31,7 @@ class Collector(Message):
 @pytest.fixture
 def smtp():
     handler = Collector()
-    probe = socket.socket()
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    probe.close()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller = Controller(handler, hostname="127.0.0.1", port=free_port())
     controller.start()
     yield controller, handler
     controller.stop()
@@ -104,10 +100,7 @@ def test_file_transport_writes_an_eml(tmp_path, store):
 def test_unreachable_smtp_leaves_draft_failed_and_retry_works(tmp_path, store, smtp):
     controller, handler = smtp
     box, draft = approved_draft(tmp_path, store)
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    closed_port = sock.getsockname()[1]
-    sock.close()
+    closed_port = free_port()
     with pytest.raises(DeliveryError, match="SMTP"):
         deliver_draft(box, store, draft.id, SMTPMessenger("127.0.0.1", closed_port, timeout=2),
                       sender="contact@irev.fr", recipients=["a@example.org"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import gzip
-import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -11,6 +10,8 @@ from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
+
+from httpserver import free_port
 
 from newsletter import USER_AGENT
 from newsletter.fetch import Fetcher, FetchError, parse_retry_after
@@ -45,12 +46,7 @@ class Concurrency:
         return 200, {"Content-Type": "application/rss+xml"}, self.body
 
 
-def closed_port() -> int:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    return port
+closed_port = free_port
 
 
 def test_fetch_returns_bytes_headers_and_sends_project_user_agent(server):

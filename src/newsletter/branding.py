@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-import yaml
+
+from .yamlfile import load_yaml
 
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "sources" / "branding.yaml"
 WCAG_AA = 4.5
@@ -145,16 +146,7 @@ def load_branding(path: str | Path | None = None) -> Branding:
     """Read and validate a branding file (default: sources/branding.yaml, IREV)."""
     path = Path(path) if path is not None else DEFAULT_PATH
     where = str(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise BrandingError(f"{where}: file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BrandingError(f"{where}: cannot read ({exc})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise BrandingError(f"{where}: invalid YAML{pos}: {getattr(exc, 'problem', None) or exc}") from None
+    data = load_yaml(path, BrandingError, "branding file")
     if not isinstance(data, dict):
         raise BrandingError(f"{where}: expected a mapping of branding settings")
 

@@ -33,6 +33,7 @@ import yaml
 from babel.dates import format_date
 
 from .normalize import PARIS
+from .yamlfile import load_yaml
 
 # sources/sample-site at the repository root (the package is installed editable).
 SAMPLE_SITE_DIR = Path(__file__).resolve().parents[2] / "sources" / "sample-site"
@@ -276,12 +277,7 @@ def build_sample_site(
     base = _check_base_url(base_url)
     template_dir = Path(template_dir) if template_dir else SAMPLE_SITE_DIR
     data_path = template_dir / "data.yaml"
-    try:
-        data = yaml.safe_load(data_path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise SampleSiteError(f"{data_path}: file not found") from None
-    except yaml.YAMLError as exc:
-        raise SampleSiteError(f"{data_path}: invalid YAML: {exc}") from None
+    data = load_yaml(data_path, SampleSiteError, "sample-site data file")
     if not isinstance(data, dict):
         raise SampleSiteError(f"{data_path}: expected a mapping with articles, events, resources, press")
     where = str(data_path)

@@ -49,9 +49,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 import soupsieve
-import yaml
 
 from .models import KINDS
+from .yamlfile import load_yaml
 
 TYPES = ("feed", "page")
 LISTING_SELECTORS = ("item", "title", "link", "date", "summary", "image")
@@ -152,23 +152,7 @@ def load_sources(path: str | Path) -> SourcesConfig:
     """Read and validate a sources file. Raises SourcesError naming the file."""
     path = Path(path)
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SourcesError(f"{where}: file not found") from None
-    except IsADirectoryError:
-        raise SourcesError(f"{where}: is a directory, not a sources file") from None
-    except UnicodeDecodeError as exc:
-        raise SourcesError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    except OSError as exc:
-        raise SourcesError(f"{where}: cannot read ({exc.strerror})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise SourcesError(f"{where}: invalid YAML{pos}: {problem}") from None
+    data = load_yaml(path, SourcesError, "sources file")
     if not isinstance(data, dict) or "sources" not in data:
         raise SourcesError(f"{where}: expected a top-level 'sources:' list")
     raw_sources = data["sources"]
