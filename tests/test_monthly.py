@@ -97,3 +97,30 @@ def test_a_source_failing_three_runs_in_a_row_is_flagged(site, tmp_path):
         assert failed["consecutive_failures"] == n + 1
         assert failed["needs_attention"] is (n + 1 >= 3)
     assert draft.manifest["status"] == "pending"
+
+
+def test_the_officer_can_undo_a_wrong_merge(site):
+    sources, _ = site
+    settings = Settings.from_env()
+    draft = run_monthly(sources, month=TODAY.replace(day=1), today=TODAY, settings=settings)
+    merged = draft.manifest["curation"]["merged"]
+    assert merged
+    entry = merged[0]
+    press_before = len(_issue(draft)["press"])
+    store = Store(settings.database_url)
+    assert main(["outbox", "edit", draft.id, "--unmerge", entry["absorbed_url"]]) == 0
+    after = outbox.load_draft(settings.outbox, draft.id, store)
+    issue = _issue(after)
+    assert len(issue["press"]) == press_before + 1
+    titles = [i["title"] for i in issue["press"]]
+    assert entry["absorbed_title"] in titles and entry["kept_title"] in titles
+    from bs4 import BeautifulSoup
+
+    soup = BeautifulSoup(after.file("newsletter.html").read_bytes(), "lxml")
+    link_texts = {" ".join(a.get_text(" ").split()) for a in soup.find_all("a")}
+    assert " ".join(entry["absorbed_title"].split()) in link_texts
+    assert after.manifest["curation"]["merged"][0]["undone"] is True
+    assert "fusion annulée" in after.manifest["events"][-1]["note"]
+    # the same merge cannot be undone twice, and an unknown URL is named
+    assert main(["outbox", "edit", draft.id, "--unmerge", entry["absorbed_url"]]) == 2
+    assert main(["outbox", "edit", draft.id, "--unmerge", "https://inconnu.example/x"]) == 2

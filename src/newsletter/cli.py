@@ -236,8 +236,8 @@ def cmd_outbox_reopen(args) -> int:
 def cmd_outbox_edit(args) -> int:
     from .pipeline import rerender_draft
 
-    if args.editorial is None and args.editorial_file is None and not args.feature:
-        raise CommandError("rien à modifier : donnez --editorial, --editorial-file ou --feature")
+    if args.editorial is None and args.editorial_file is None and not args.feature and not args.unmerge:
+        raise CommandError("rien à modifier : donnez --editorial, --editorial-file, --feature ou --unmerge")
     editorial = args.editorial
     if args.editorial_file:
         try:
@@ -246,7 +246,13 @@ def cmd_outbox_edit(args) -> int:
             raise CommandError(f"{args.editorial_file} : fichier illisible ({exc})") from None
     settings, store = _outbox_context()
     draft = rerender_draft(
-        settings, store, args.id, editorial=editorial, featured=args.feature or None, actor=args.actor
+        settings,
+        store,
+        args.id,
+        editorial=editorial,
+        featured=args.feature or None,
+        unmerge=args.unmerge or None,
+        actor=args.actor,
     )
     print(f"Brouillon {draft.id} mis à jour : {draft.path / 'newsletter.html'}")
     for warning in (draft.manifest.get("render") or {}).get("warnings", []):
@@ -345,6 +351,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--editorial", help="editorial text (French), shown at the top of the letter")
     q.add_argument("--editorial-file", help="read the editorial from this UTF-8 file")
     q.add_argument("--feature", action="append", metavar="URL", help="an item's URL to put in 'À la une' (repeatable)")
+    q.add_argument(
+        "--unmerge", action="append", metavar="URL", help="undo a wrong merge: bring this absorbed URL back (repeatable)"
+    )
     q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
     q.set_defaults(func=cmd_outbox_edit)
     return parser

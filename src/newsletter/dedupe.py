@@ -427,6 +427,8 @@ def dedupe(items: Iterable[Item], *, threshold: float = 0.7, title_threshold: fl
                     "reason": reason,
                     "similarity": round(sim, 3) if sim is not None else None,
                     "explanation": explanation,
+                    # the absorbed copy as it was, so that a wrong merge can be undone
+                    "absorbed_item": other.to_dict(),
                 }
             )
             _merge_into(kept, other)

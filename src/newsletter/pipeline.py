@@ -233,17 +233,24 @@ def rerender_draft(
     *,
     editorial: str | None = None,
     featured: list[str] | None = None,
+    unmerge: list[str] | None = None,
     actor: str = "cli",
 ):
-    """Re-render a pending draft with the officer's editorial and/or chosen featured items.
+    """Re-render a pending draft with the officer's editorial, chosen featured items, undone merges.
 
     ``featured``: URLs of items of the issue to put "À la une" (in that order);
-    an URL not in the issue is an error naming it.
+    ``unmerge``: URLs the dedupe step absorbed into another item, to bring back
+    as items of their own. An URL that does not fit is an error naming it.
     """
     from .outbox import edit_draft, load_draft, OutboxError
 
     draft = load_draft(settings.outbox, draft_id, store)
     issue = Issue.from_dict(json.loads(draft.file("issue.json").read_text(encoding="utf-8")))
+    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
+    cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
+    curation_report = json.loads(json.dumps(draft.manifest.get("curation") or {}))
+    for url in unmerge or []:
+        _undo_merge(issue, curation_report, url, cfg.taxonomy)
     if editorial is not None:
         issue.editorial = editorial.strip() or None
     if featured is not None:
@@ -262,8 +269,6 @@ def rerender_draft(
         for item in chosen:
             item.featured = True
         issue.featured = chosen
-    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
-    cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
     output = render_step(issue, cfg)
     updates = {
         "subject": output.rendered.subject,
@@ -275,8 +280,49 @@ def rerender_draft(
             "social_drafts": len(output.social),
         },
         "render": {"size_bytes": output.rendered.size_bytes, "warnings": list(output.rendered.warnings)},
+        "curation": curation_report,
     }
-    return edit_draft(settings.outbox, store, draft_id, output.files, updates, actor=actor)
+    note = "modifié" + (f" (fusion annulée : {', '.join(unmerge)})" if unmerge else "")
+    return edit_draft(settings.outbox, store, draft_id, output.files, updates, actor=actor, note=note)
+
+
+def _undo_merge(issue: Issue, report: dict[str, Any], url: str, taxonomy: Any) -> None:
+    """Bring an absorbed copy back as an item of its own (the officer undoes a wrong merge)."""
+    from .classify import classify
+    from .models import Item
+    from .outbox import OutboxError
+    from .urls import strip_tracking
+
+    entries = [
+        e for e in report.get("merged") or []
+        if url in (e.get("absorbed_url"), strip_tracking(e.get("absorbed_url") or "")) and not e.get("undone")
+    ]
+    if not entries or "absorbed_item" not in entries[0]:
+        raise OutboxError(f"« {url} » n'a pas été fusionné avec un autre élément dans ce brouillon")
+    entry = entries[0]
+    item = Item.from_dict(entry["absorbed_item"])
+    item.url = strip_tracking(item.url)
+    kept_urls = {entry.get("kept_url"), strip_tracking(entry.get("kept_url") or "")}
+    for kept in issue.all_items():
+        if kept.url in kept_urls:
+            kept.merged = [u for u in kept.merged if u != entry["absorbed_url"]]
+            if item.outlet in kept.outlets:
+                kept.outlets.remove(item.outlet)
+    classify([item], taxonomy)
+    if item.kind == "press":
+        section = issue.press
+    elif item.kind == "event":
+        section = issue.agenda
+    elif item.kind == "resource":
+        section = issue.resources
+    else:
+        section = issue.news.setdefault(item.category or "autres", [])
+    section.append(item)
+    if item.kind == "event":
+        section.sort(key=lambda i: (i.start is None, i.start or datetime.min))
+    else:
+        section.sort(key=lambda i: (i.published is None, -(i.published.timestamp() if i.published else 0)))
+    entry["undone"] = True
 
 
 def publish_draft_web(draft, archive_dir: Path) -> Path:
