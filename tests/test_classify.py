@@ -249,3 +249,24 @@ categories:
     assert tax.points(item("Un projet de renouvellement urbain")) == {"ru": 3.0}
     # a separate occurrence of the short phrase counts
     assert tax.points(item("Un projet de renouvellement urbain", "Le renouvellement urbain avance.")) == {"ru": 5.0}
+
+
+def test_function_words_do_not_make_a_phrase_heavier():
+    """'lutte contre les discriminations' must not outweigh 'prévention des discriminations'
+    just because it has more little words."""
+    from newsletter.classify import Taxonomy, classify_item
+    from newsletter.models import Item
+
+    taxonomy = Taxonomy.from_dict(
+        {
+            "categories": [
+                {"slug": "a", "label": "A", "hashtags": [], "keywords": ["lutte contre les discriminations"]},
+                {"slug": "b", "label": "B", "hashtags": [], "keywords": ["prévention des discriminations", "égalité"]},
+                {"slug": "autres", "label": "Autres", "hashtags": [], "keywords": []},
+            ]
+        }
+    )
+    item = Item(kind="article", title="Lutte contre les discriminations et prévention des discriminations : égalité",
+                url="https://www.irev.fr/x")
+    slug, _ = classify_item(item, taxonomy)
+    assert slug == "b"

@@ -22,7 +22,8 @@ The taxonomy is an editable YAML file (default: ``sources/taxonomy.yaml``)::
 Matching ignores case, accents, ligatures (œ → oe) and apostrophes, and
 folds French plural and feminine endings (``éducatives`` matches
 ``éducatif``, ``sociaux`` matches ``social``). Keywords may be phrases; a
-phrase counts one point per word of more than two letters instead of 1, and
+phrase counts one point per content word instead of 1 (words of more than
+two letters, French articles and prepositions such as "des", "pour" left out), and
 a keyword found only inside a longer keyword of the same category does not
 count again. A keyword may be written ``"term": weight`` to multiply its
 points by ``weight``.
@@ -49,9 +50,9 @@ from pathlib import Path
 from typing import IO, Any, Iterable
 from urllib.parse import unquote
 
-import yaml
 
 from .models import Item
+from .yamlfile import load_yaml
 
 FALLBACK = "autres"
 DEFAULT_PATH = Path(__file__).resolve().parents[2] / "sources" / "taxonomy.yaml"
@@ -172,6 +173,14 @@ class Category:
     weights: dict[str, float] = field(default_factory=dict)  # keyword -> weight (default 1)
 
 
+# French function words of more than two letters: not counted as content in a phrase
+_FUNCTION_WORDS = frozenset(
+    stem(w) for w in (
+        "les des aux une dans pour par sur sous avec sans entre vers chez contre leur leurs "
+        "qui que dont est cette ces ses nos vos"
+    ).split()
+)
+
 _SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0}
 _CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths"}
 
@@ -218,8 +227,9 @@ class Taxonomy:
                 if toks in seen:
                     continue
                 seen.add(toks)
-                # a phrase counts one point per content word (short words like "de", "l" do not count)
-                content = sum(1 for t in toks if len(t) > 2) or 1
+                # a phrase counts one point per content word: short words ("de", "l")
+                # and French articles and prepositions ("des", "les", "pour") do not count
+                content = sum(1 for t in toks if len(t) > 2 and t not in _FUNCTION_WORDS) or 1
                 weight = float(cat.weights.get(kw, 1.0)) * content
                 self._index.setdefault(toks[0], []).append((toks[1:], cat.slug, weight))
             for p in cat.paths:
@@ -260,24 +270,7 @@ class Taxonomy:
     @classmethod
     def load(cls, path: str | Path) -> "Taxonomy":
         path = Path(path)
-        where = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise TaxonomyError(f"{where}: file not found") from None
-        except IsADirectoryError:
-            raise TaxonomyError(f"{where}: is a directory, not a taxonomy file") from None
-        except UnicodeDecodeError as exc:
-            raise TaxonomyError(f"{where}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-        except OSError as exc:
-            raise TaxonomyError(f"{where}: cannot read ({exc.strerror})") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            pos = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise TaxonomyError(f"{where}: invalid YAML{pos}: {problem}") from None
+        data = load_yaml(path, TaxonomyError, "taxonomy file")
         return cls.from_dict(data, path=path)
 
     @classmethod
