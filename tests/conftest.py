@@ -103,3 +103,16 @@ def prefect_env(tmp_path: Path) -> dict[str, str]:
     )
     env.pop("PREFECT_API_URL", None)
     return env
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        help="rewrite the golden files (tests/golden/) from the current output",
+    )
+
+
+def pytest_configure(config):
+    if config.getoption("--update-golden", default=False):
+        os.environ["UPDATE_GOLDEN"] = "1"

@@ -1,7 +1,7 @@
 """Rendering of the monthly newsletter: golden files, accessibility, size budget, validation.
 
 Golden files live in tests/golden/. Regenerate them after an intended change with
-``UPDATE_GOLDEN=1 .venv/bin/python -m pytest tests/test_render.py tests/test_social.py``
+``.venv/bin/python -m pytest tests/test_render.py tests/test_social.py --update-golden`` (or UPDATE_GOLDEN=1)
 and review the diff.
 """
 
