@@ -86,78 +86,11 @@ def apply_result(previous: SourceState | None, result: SourceResult) -> SourceSt
             state.etag = result.etag
             state.last_modified = result.last_modified
         if not (result.not_modified and previous is not None):  # on a 304 the kept items stand
-            state.items = [item_to_dict(item) for item in result.items]
+            state.items = [item.to_dict() for item in result.items]
     else:
         state.consecutive_failures += 1
         state.last_error = str(result.error)
     return state
-
-
-_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(Item))
-
-
-def item_to_dict(item: Item) -> dict[str, Any]:
-    """``item.to_dict()``, several times faster (no recursive ``asdict``).
-
-    The state store serialises thousands of items per run; the result is equal
-    to ``Item.to_dict()`` (tested).
-    """
-    data = {name: getattr(item, name) for name in _ITEM_FIELDS}
-    for name in Item.DATETIME_FIELDS:
-        value = data[name]
-        data[name] = value.isoformat() if value is not None else None
-    data["outlets"] = list(item.outlets)
-    data["merged"] = list(item.merged)
-    data["extra"] = copy.deepcopy(item.extra) if item.extra else {}
-    return data
-
-
-_ITEM_FIELD_SET = frozenset(_ITEM_FIELDS)
-# The fast path fills the instance dict directly, which equals calling
-# ``Item(**kwargs)`` with every field only while Item is a plain dataclass.
-_ITEM_PLAIN = not hasattr(Item, "__post_init__") and not hasattr(Item, "__slots__")
-_new_object = object.__new__
-
-
-def item_from_dict(data: dict[str, Any]) -> Item:
-    """``Item.from_dict(data)`` for dicts written by ``item_to_dict``, three times
-    as fast (a 304 rebuilds every kept item); anything unusual (unknown or
-    missing keys, unreadable dates) goes through ``Item.from_dict``."""
-    if not (data.keys() == _ITEM_FIELD_SET and data["title"] and data["url"]):
-        return _item_from_dict_slow(data)
-    kwargs = dict(data)
-    try:
-        for name in Item.DATETIME_FIELDS:
-            value = kwargs[name]
-            if value and isinstance(value, str):
-                kwargs[name] = datetime.fromisoformat(value)
-    except ValueError:
-        return Item.from_dict(data)  # raises naming the field
-    kwargs["outlets"] = list(kwargs["outlets"] or ())
-    kwargs["merged"] = list(kwargs["merged"] or ())
-    kwargs["extra"] = dict(kwargs["extra"] or ())
-    if not _ITEM_PLAIN:
-        return Item(**kwargs)
-    item = _new_object(Item)
-    item.__dict__ = kwargs
-    return item
-
-
-def _item_from_dict_slow(data: dict[str, Any]) -> Item:
-    if not (data.keys() <= _ITEM_FIELD_SET and data.get("title") and data.get("url")):
-        return Item.from_dict(data)
-    kwargs = dict(data)
-    try:
-        for name in Item.DATETIME_FIELDS:
-            value = kwargs.get(name)
-            if value and isinstance(value, str):
-                kwargs[name] = datetime.fromisoformat(value)
-    except ValueError:
-        return Item.from_dict(data)  # raises naming the field
-    kwargs["outlets"] = list(kwargs.get("outlets") or [])
-    kwargs["merged"] = list(kwargs.get("merged") or [])
-    kwargs["extra"] = dict(kwargs.get("extra") or {})
-    return Item(**kwargs)
 
 
 class MemoryStateStore:
@@ -309,7 +242,7 @@ def parse_source(
             result.warnings.append("not modified, but no items kept from the previous run")
             return result
         try:
-            result.items = [item_from_dict(data) for data in previous.items]
+            result.items = [Item.from_dict(data) for data in previous.items]
         except (TypeError, ValueError) as exc:
             result.error = SourceError(ERROR_PARSE, f"{source.url}: stored items unreadable ({exc})")
         return result

@@ -7,6 +7,7 @@ Lines on the command line.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -91,9 +92,18 @@ class Item:
     DATETIME_FIELDS = ("published", "start", "end", "registration_deadline")
 
     def to_dict(self) -> dict[str, Any]:
-        data = dataclasses.asdict(self)
+        """JSON-friendly dict (ISO dates); copies, never the item's own lists.
+
+        Written by hand rather than with ``dataclasses.asdict`` (a recursive
+        deep copy): the state store serialises thousands of items per run.
+        """
+        data = {name: getattr(self, name) for name in _ITEM_FIELDS}
         for name in self.DATETIME_FIELDS:
-            data[name] = _iso(getattr(self, name))
+            value = data[name]
+            data[name] = value.isoformat() if value is not None else None
+        data["outlets"] = list(self.outlets)
+        data["merged"] = list(self.merged)
+        data["extra"] = copy.deepcopy(self.extra) if self.extra else {}
         return data
 
     @classmethod
@@ -103,36 +113,50 @@ class Item:
         Raises ValueError naming the field when a required field is missing
         or a date cannot be read.
         """
-        known = {f.name for f in dataclasses.fields(cls)}
-        kwargs: dict[str, Any] = {}
-        extra = dict(data.get("extra") or {})
-        for key, value in data.items():
-            if key == "extra":
-                continue
-            if key in known:
-                kwargs[key] = value
-            else:
-                extra[key] = value
-        for required in ("title", "url"):
-            if not kwargs.get(required):
-                raise ValueError(f"item has no {required!r}")
-        kwargs.setdefault("kind", "article")
+        if not data.get("title"):
+            raise ValueError("item has no 'title'")
+        if not data.get("url"):
+            raise ValueError("item has no 'url'")
+        if data.keys() <= _ITEM_FIELD_SET:  # the common case: what to_dict() wrote
+            kwargs = dict(data)
+            extra = dict(kwargs.pop("extra", None) or {})
+        else:
+            kwargs, extra = {}, dict(data.get("extra") or {})
+            for key, value in data.items():
+                if key in _ITEM_FIELD_SET:
+                    if key != "extra":
+                        kwargs[key] = value
+                else:
+                    extra[key] = value
+        kwargs["kind"] = kwargs.get("kind") or "article"
         for name in cls.DATETIME_FIELDS:
-            if name in kwargs:
+            value = kwargs.get(name)
+            if value is not None and not isinstance(value, datetime):
                 try:
-                    kwargs[name] = _parse_dt(kwargs[name])
+                    kwargs[name] = _parse_dt(value)
                 except (TypeError, ValueError) as exc:
-                    raise ValueError(f"field {name!r}: cannot read date {kwargs[name]!r}") from exc
+                    raise ValueError(f"field {name!r}: cannot read date {value!r}") from exc
         for name in ("outlets", "merged"):
-            if kwargs.get(name) is None:
-                kwargs[name] = []
+            kwargs[name] = list(kwargs.get(name) or ())
         kwargs["extra"] = extra
+        if cls is Item and _ITEM_IS_PLAIN and len(kwargs) == len(_ITEM_FIELDS):
+            # Every field given: fill the instance directly, ~3x faster than
+            # __init__ (a 304 rebuilds thousands of cached items). Equivalent
+            # while Item is a plain dataclass (no __post_init__, no slots).
+            item = object.__new__(cls)
+            item.__dict__.update(kwargs)
+            return item
         return cls(**kwargs)
 
     @property
     def key(self) -> str:
         """The identity used for dedupe and history: canonical URL when known."""
         return self.canonical_url or self.url
+
+
+_ITEM_FIELDS = tuple(f.name for f in dataclasses.fields(Item))
+_ITEM_FIELD_SET = frozenset(_ITEM_FIELDS)
+_ITEM_IS_PLAIN = not hasattr(Item, "__post_init__") and not hasattr(Item, "__slots__")
 
 
 @dataclass
