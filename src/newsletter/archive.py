@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from .branding import Branding
+from .files import atomic_write
 from .frformat import format_month_fr
 from .models import Issue
 from .normalize import PARIS
@@ -83,15 +84,6 @@ def _feed(issues: list[dict[str, Any]], branding: Branding) -> bytes:
     return ET.tostring(rss, encoding="utf-8", xml_declaration=True)
 
 
-def _write(path: Path, data: bytes | str) -> None:
-    """Write via a temporary file so a reader never sees half a page."""
-    tmp = path.with_name(path.name + ".tmp")
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    tmp.write_bytes(data)
-    tmp.replace(path)
-
-
 def publish_web(
     rendered: RenderedNewsletter,
     issue: Issue,
@@ -116,9 +108,9 @@ def publish_web(
     page = render_newsletter(
         issue, branding, templates_dir=templates_dir, campaign={}, web_url=rendered.web_url, mode="web"
     )
-    _write(issue_dir / "index.html", page.html)
+    atomic_write(issue_dir / "index.html", page.html)
     for name, data in page.ics_files().items():
-        _write(issue_dir / "ics" / name, data)
+        atomic_write(issue_dir / "ics" / name, data)
     published = datetime.combine(issue.today, time(8, 0), tzinfo=PARIS)
     meta = {
         "month": month_key,
@@ -129,11 +121,11 @@ def publish_web(
         "pub_date": format_datetime(published),
         "counts": issue.counts(),
     }
-    _write(issue_dir / "issue.json", json.dumps(meta, ensure_ascii=False, indent=2))
+    atomic_write(issue_dir / "issue.json", json.dumps(meta, ensure_ascii=False, indent=2))
 
     issues = list_issues(archive_dir)
     env = _environment(str(Path(templates_dir or TEMPLATES_DIR).resolve()))
     index = render_template(env, INDEX_TEMPLATE, {"b": branding, "c": branding.colors, "issues": issues})
-    _write(archive_dir / "index.html", index)
-    _write(archive_dir / "feed.xml", _feed(issues, branding))
+    atomic_write(archive_dir / "index.html", index)
+    atomic_write(archive_dir / "feed.xml", _feed(issues, branding))
     return issue_dir / "index.html"

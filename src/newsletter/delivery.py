@@ -23,7 +23,7 @@ from typing import Callable, Protocol
 
 from . import outbox
 from .models import Issue
-from .outbox import atomic_write
+from .files import atomic_write
 from .settings import Settings
 from .store import Store, utcnow
 
