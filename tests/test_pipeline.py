@@ -14,7 +14,7 @@ import feedparser
 import pytest
 from bs4 import BeautifulSoup
 
-from conftest import ROOT, prefect_env
+from conftest import prefect_env
 from newsletter.samples import build_sample_site
 
 TODAY = date(2026, 11, 22)
@@ -30,10 +30,6 @@ def _strip(url: str) -> str:
 def _feed_titles(path: Path) -> list[tuple[str, str]]:
     parsed = feedparser.parse(path.read_bytes())
     return [(e.title, e.link) for e in parsed.entries]
-
-
-def _newsletter(bin_dir: Path) -> str:
-    return str(bin_dir / "newsletter")
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,12 @@ number of consecutive failed runs.
 
 from __future__ import annotations
 
-import copy
-import dataclasses
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from typing import Any, Protocol, Sequence
 
 from .feeds import FeedParseError, NotAFeed, parse_feed

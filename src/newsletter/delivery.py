@@ -13,16 +13,14 @@ the history so that the next issue does not repeat them.
 
 from __future__ import annotations
 
-import json
 import smtplib
-from html import escape as html_escape
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
+from html import escape as html_escape
 from pathlib import Path
 from typing import Callable, Protocol
 
 from . import outbox
-from .models import Issue
 from .files import atomic_write
 from .settings import Settings
 from .store import Store, utcnow
@@ -150,6 +148,7 @@ def deliver_draft(
         raise DeliveryError("aucun destinataire (NEWSLETTER_MAIL_TO est vide)")
     draft = outbox.transition(outbox_dir, store, draft_id, outbox.SENDING, actor=actor)
     try:
+        issue = draft.issue()  # read before anything goes out: the history needs it after
         message = build_message(draft, sender=sender, recipients=recipients, unsubscribe_url=unsubscribe_url)
         where = messenger.send(message)
     except Exception as exc:  # any failure leaves the draft in "failed", ready to retry
@@ -157,9 +156,7 @@ def deliver_draft(
         if isinstance(exc, DeliveryError):
             raise
         raise DeliveryError(str(exc)) from exc
-    issue_path = draft.file("issue.json")
-    if issue_path.exists():
-        issue = Issue.from_dict(json.loads(issue_path.read_text(encoding="utf-8")))
+    if issue is not None:
         store.record_sent(draft_id, issue.all_items())
     sent = outbox.transition(outbox_dir, store, draft_id, outbox.SENT, actor=actor, note=where)
     if publish is not None:

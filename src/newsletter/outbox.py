@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from .files import atomic_write
+from .models import Issue
 from .store import Store, utcnow
 
 PENDING = "pending"
@@ -59,6 +60,7 @@ STATUS_LABELS_FR = {
 }
 
 MANIFEST = "manifest.json"
+ISSUE_FILE = "issue.json"
 # Files whose content is what subscribers and followers get: hashed at
 # approval, checked again before sending.
 CONTENT_FILES = ("newsletter.html", "newsletter.txt", "social.json")
@@ -84,6 +86,16 @@ class Draft:
 
     def file(self, name: str) -> Path:
         return self.path / name
+
+    def issue(self) -> Issue | None:
+        """The curated issue the draft was rendered from (``issue.json``), None if absent."""
+        path = self.file(ISSUE_FILE)
+        if not path.exists():
+            return None
+        try:
+            return Issue.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        except (ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise OutboxError(f"{path} : fichier illisible ({exc})") from None
 
 
 def sha256_file(path: Path) -> str:

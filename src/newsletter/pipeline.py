@@ -98,6 +98,7 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
 
 def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
     from . import social
+    from .outbox import ISSUE_FILE
     from .render import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
@@ -108,7 +109,7 @@ def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
         "newsletter.txt": rendered.text,
         "newsletter.mjml": rendered.mjml,
         "social.json": json.dumps(drafts, ensure_ascii=False, indent=2) + "\n",
-        "issue.json": json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
+        ISSUE_FILE: json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
     }
     for platform, csv_text in social.buffer_csvs(drafts).items():
         files[f"buffer/{platform}.csv"] = csv_text
@@ -245,7 +246,7 @@ def rerender_draft(
     from .outbox import edit_draft, load_draft, OutboxError
 
     draft = load_draft(settings.outbox, draft_id, store)
-    issue = Issue.from_dict(json.loads(draft.file("issue.json").read_text(encoding="utf-8")))
+    issue = _draft_issue(draft)
     sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
     cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
     curation_report = json.loads(json.dumps(draft.manifest.get("curation") or {}))
@@ -325,13 +326,22 @@ def _undo_merge(issue: Issue, report: dict[str, Any], url: str, taxonomy: Any) -
     entry["undone"] = True
 
 
+def _draft_issue(draft) -> Issue:
+    from .outbox import ISSUE_FILE, OutboxError
+
+    issue = draft.issue()
+    if issue is None:
+        raise OutboxError(f"brouillon {draft.id} : {ISSUE_FILE} manquant")
+    return issue
+
+
 def publish_draft_web(draft, archive_dir: Path) -> Path:
     """Publish a sent draft's issue in the web archive (page, index, RSS feed)."""
     from .archive import publish_web
     from .branding import load_branding
     from .render import render_newsletter
 
-    issue = Issue.from_dict(json.loads(draft.file("issue.json").read_text(encoding="utf-8")))
+    issue = _draft_issue(draft)
     branding_file = draft.manifest.get("branding_file")
     branding = load_branding(Path(branding_file) if branding_file else None)
     rendered = render_newsletter(issue, branding)

@@ -19,7 +19,6 @@ import re
 import textwrap
 import traceback
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any

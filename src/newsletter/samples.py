@@ -29,7 +29,6 @@ from typing import Any
 from urllib.parse import urlparse
 
 import jinja2
-import yaml
 from babel.dates import format_date
 
 from .normalize import PARIS
