@@ -21,7 +21,6 @@ from newsletter.collect import (
     is_transient,
     needs_attention,
     parse_source,
-    result_needs_attention,
 )
 from newsletter.fetch import Fetcher, FetchError
 from newsletter.models import (
@@ -234,10 +233,10 @@ def test_repeated_failure_flags_the_source(server):
         result = collect_all([src], fetcher=Fetcher(), state=state)[0]
         assert state.get(src.name).consecutive_failures == run
         assert needs_attention(state, src.name) is (run >= 3)
-        assert result_needs_attention(result) is (run >= 3)
+        assert result.needs_attention is (run >= 3)
     server.add("/down", RSS)
     recovered = collect_all([src], fetcher=Fetcher(), state=state)[0]
-    assert recovered.ok and not result_needs_attention(recovered)
+    assert recovered.ok and not recovered.needs_attention
     assert state.get(src.name).consecutive_failures == 0
     assert not needs_attention(state, src.name)
     assert needs_attention(state, src.name, threshold=0) is True

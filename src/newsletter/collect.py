@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_ATTENTION_THRESHOLD = 3
 DEFAULT_MAX_DETAILS = 60
-ATTENTION_PREFIX = "needs_attention:"
 
 
 # --- state -------------------------------------------------------------------
@@ -125,11 +124,6 @@ def needs_attention(state: StateStore | None, source_name: str, threshold: int =
         return False
     current = state.get(source_name)
     return current is not None and current.consecutive_failures >= threshold
-
-
-def result_needs_attention(result: SourceResult) -> bool:
-    """True when ``collect_all`` flagged this result (see ATTENTION_PREFIX)."""
-    return any(w.startswith(ATTENTION_PREFIX) for w in result.warnings)
 
 
 def is_transient(error: SourceError) -> bool:
@@ -373,7 +367,6 @@ def record_result(
     result.consecutive_failures = failures
     if failures >= threshold:
         result.needs_attention = True
-        result.warnings.append(f"{ATTENTION_PREFIX} failed {failures} runs in a row")
     return result
 
 

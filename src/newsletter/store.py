@@ -159,11 +159,6 @@ class Store:
                 conn.execute(update(source_state).where(source_state.c.name == name).values(**values))
         return failures
 
-    def failures(self) -> dict[str, int]:
-        with self.engine.connect() as conn:
-            rows = conn.execute(select(source_state.c.name, source_state.c.consecutive_failures)).all()
-        return {r.name: r.consecutive_failures or 0 for r in rows}
-
     # -- drafts --------------------------------------------------------------
 
     def add_draft(self, draft_id: str, month: str, status: str, actor: str = "pipeline") -> None:
