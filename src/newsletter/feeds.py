@@ -33,6 +33,7 @@ import feedparser
 from feedparser.datetimes import _parse_date as _feedparser_date
 from lxml import etree
 
+from .frdates import MONTHS, fold
 from .models import Item
 from .normalize import PARIS, aware, charset_from_content_type, clean_text, decode_html, truncate
 from .sources import Source
@@ -466,36 +467,24 @@ def _has_entry_tag(text: str) -> bool:
 
 
 # French day and month names as French feeds write them in RFC 822 dates
-# ("ven., 05 déc. 2025 09:30:00 +0100"), matched case-insensitively, with or
-# without accents and abbreviation dots.
-_FR_MONTHS = {
-    "janvier": "Jan", "janv": "Jan",
-    "février": "Feb", "fevrier": "Feb", "févr": "Feb", "fevr": "Feb", "fév": "Feb", "fev": "Feb",
-    "mars": "Mar",
-    "avril": "Apr", "avr": "Apr",
-    "mai": "May",
-    "juin": "Jun",
-    "juillet": "Jul", "juil": "Jul",
-    "août": "Aug", "aout": "Aug", "aoû": "Aug", "aou": "Aug",
-    "septembre": "Sep", "sept": "Sep",
-    "octobre": "Oct",
-    "novembre": "Nov",
-    "décembre": "Dec", "decembre": "Dec", "déc": "Dec",
-}
+# ("ven., 05 déc. 2025 09:30:00 +0100"), matched on the folded text (case,
+# accents) with or without abbreviation dots. Month names come from frdates.
+_EN_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _FR_DAYS = (
     "lundi", "lun", "mardi", "mar", "mercredi", "mer", "jeudi", "jeu",
     "vendredi", "ven", "samedi", "sam", "dimanche", "dim",
 )
-_FR_WEEKDAY = re.compile(r"^(?:%s)\.?,?\s+" % "|".join(_FR_DAYS), re.I)
-_FR_MONTH = re.compile(r"(?<![^\W\d_])(%s)\.?(?![^\W\d_])" % "|".join(sorted(_FR_MONTHS, key=len, reverse=True)), re.I)
+_FR_WEEKDAY = re.compile(r"^(?:%s)\.?,?\s+" % "|".join(_FR_DAYS))
+_FR_MONTH = re.compile(r"(?<![a-z])(%s)\.?(?![a-z])" % "|".join(sorted(MONTHS, key=len, reverse=True)))
 
 
 def _english_date(text: str) -> str | None:
     """``text`` with French day and month names put in English, or None when
     it has none."""
-    english = _FR_WEEKDAY.sub("", text, count=1)
-    english = _FR_MONTH.sub(lambda m: _FR_MONTHS[m.group(1).lower()], english)
-    return english if english != text else None
+    folded = fold(text)
+    english = _FR_WEEKDAY.sub("", folded, count=1)
+    english = _FR_MONTH.sub(lambda m: _EN_MONTHS[MONTHS[m.group(1)] - 1], english)
+    return english if english.lower() != folded else None
 
 
 _DAY_ONLY = re.compile(r"^(?:[A-Za-z]{3},?\s+)?(\d{1,2} [A-Za-z]{3} \d{4})$")

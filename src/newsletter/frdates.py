@@ -70,7 +70,8 @@ def fold(text: str) -> str:
 
 # --------------------------------------------------------------------------- grammar
 
-_MONTHS = {
+# French month names and abbreviations, folded (see fold()), to month numbers.
+MONTHS = {
     "janvier": 1, "janv": 1, "jan": 1,
     "fevrier": 2, "fevr": 2, "fev": 2,
     "mars": 3, "mar": 3,
@@ -78,13 +79,13 @@ _MONTHS = {
     "mai": 5,
     "juin": 6,
     "juillet": 7, "juil": 7,
-    "aout": 8,
+    "aout": 8, "aou": 8,
     "septembre": 9, "sept": 9, "sep": 9,
     "octobre": 10, "oct": 10,
     "novembre": 11, "nov": 11,
     "decembre": 12, "dec": 12,
 }  # fmt: skip
-_MONTH = r"(?:" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")(?![a-z])\.?"
+_MONTH = r"(?:" + "|".join(sorted(MONTHS, key=len, reverse=True)) + r")(?![a-z])\.?"
 _WEEKDAY = r"(?:(?:lundi|mardi|mercredi|jeudi|vendredi|samedi|dimanche)\.?,?\s+)?"
 _DAY = r"(?<![\d/.:-])[0-3]?\d(?:er|e)?(?!\d)"
 _DAY2 = r"[0-3]?\d(?:er|e)?(?!\d)"  # second day of a range may follow "-"
@@ -150,7 +151,7 @@ def _day(value: str) -> int:
 def _month(value: str | None) -> int | None:
     if not value:
         return None
-    return _MONTHS[value.rstrip(".")]
+    return MONTHS[value.rstrip(".")]
 
 
 def _year(value: str | None) -> int | None:
