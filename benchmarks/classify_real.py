@@ -63,7 +63,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from newsletter.classify import Taxonomy, TaxonomyError, classify_item  # noqa: E402
+from newsletter.curate.classify import Taxonomy, TaxonomyError, classify_item  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 
 DEFAULT = Path("/tmp/real-pages.jsonl")

@@ -109,9 +109,9 @@ def child(mode: str, phase: str, config_path: Path, state_path: Path) -> None:
     config = json.loads(config_path.read_text())
     urls: list[str] = config["urls"]
     if mode == "collect":
-        from newsletter.collect import MemoryStateStore, collect_all
-        from newsletter.fetch import Fetcher
-        from newsletter.sources import Source
+        from newsletter.collect.collector import MemoryStateStore, collect_all
+        from newsletter.collect.fetch import Fetcher
+        from newsletter.collect.sources import Source
 
         sources = [Source(name=f"s{i}", kind="article", type="feed", url=u) for i, u in enumerate(urls)]
         state = MemoryStateStore.from_dict(json.loads(state_path.read_text())) if phase == "second" else MemoryStateStore()

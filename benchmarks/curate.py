@@ -30,8 +30,8 @@ from zoneinfo import ZoneInfo
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from newsletter.classify import Taxonomy, classify  # noqa: E402
-from newsletter.dedupe import dedupe  # noqa: E402
+from newsletter.curate.classify import Taxonomy, classify  # noqa: E402
+from newsletter.curate.dedupe import dedupe  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -62,11 +62,11 @@ import feedparser  # noqa: E402
 import yaml  # noqa: E402
 from httpserver import LocalServer  # noqa: E402
 
-from newsletter.collect import MemoryStateStore, collect_all  # noqa: E402
-from newsletter.feeds import FeedParseError, NotAFeed, parse_feed  # noqa: E402
-from newsletter.fetch import Fetcher  # noqa: E402
+from newsletter.collect.collector import MemoryStateStore, collect_all  # noqa: E402
+from newsletter.collect.feeds import FeedParseError, NotAFeed, parse_feed  # noqa: E402
+from newsletter.collect.fetch import Fetcher  # noqa: E402
 from newsletter.normalize import clean_text  # noqa: E402
-from newsletter.sources import Source  # noqa: E402
+from newsletter.collect.sources import Source  # noqa: E402
 
 DEFAULT_CORPUS = Path("/tmp/feed-corpus")
 SKIP_NAMES = {"MANIFEST.tsv", "README", "README.md"}

@@ -19,8 +19,8 @@ sys.path.insert(0, str(ROOT / "src"))
 import css_inline  # noqa: E402
 import mjml  # noqa: E402
 
-from newsletter import render as R  # noqa: E402
-from newsletter.branding import load_branding  # noqa: E402
+from newsletter.render import newsletter as R  # noqa: E402
+from newsletter.render.branding import load_branding  # noqa: E402
 from newsletter.models import Issue  # noqa: E402
 
 TARGET_MS = 50.0

@@ -17,11 +17,11 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 from newsletter import pipeline
-from newsletter.collect import fetch_source, parse_source, record_result
-from newsletter.fetch import FetchError, Fetcher
+from newsletter.collect.collector import fetch_source, parse_source, record_result
+from newsletter.collect.fetch import FetchError, Fetcher
 from newsletter.models import ERROR_CONNECTION, SourceError, SourceResult
 from newsletter.settings import Settings
-from newsletter.sources import Source
+from newsletter.collect.sources import Source
 from newsletter.store import Store
 
 MAX_RETRY_AFTER = 120.0  # seconds: never sleep longer than this on a Retry-After

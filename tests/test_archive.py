@@ -11,10 +11,10 @@ import lxml.html
 import pytest
 from icalendar import Calendar
 
-from newsletter.archive import ArchiveError, list_issues, publish_web
-from newsletter.branding import load_branding
+from newsletter.render.archive import ArchiveError, list_issues, publish_web
+from newsletter.render.branding import load_branding
 from newsletter.models import Issue
-from newsletter.render import render_newsletter
+from newsletter.render.newsletter import render_newsletter
 
 DATA = Path(__file__).resolve().parent / "data" / "render_issue.json"
 

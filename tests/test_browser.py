@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.branding import load_branding
+from newsletter.render.branding import load_branding
 from newsletter.models import Issue
-from newsletter.render import render_newsletter
+from newsletter.render.newsletter import render_newsletter
 
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parent.parent

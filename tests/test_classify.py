@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.classify import Taxonomy, TaxonomyError, classify, classify_item, classify_jsonl
+from newsletter.curate.classify import Taxonomy, TaxonomyError, classify, classify_item, classify_jsonl
 from newsletter.models import Item
 
 DATA = Path(__file__).parent / "data" / "classify_labelled.jsonl"
@@ -254,7 +254,7 @@ categories:
 def test_function_words_do_not_make_a_phrase_heavier():
     """'lutte contre les discriminations' must not outweigh 'prévention des discriminations'
     just because it has more little words."""
-    from newsletter.classify import Taxonomy, classify_item
+    from newsletter.curate.classify import Taxonomy, classify_item
     from newsletter.models import Item
 
     taxonomy = Taxonomy.from_dict(

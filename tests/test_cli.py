@@ -95,12 +95,12 @@ def test_domain_package_never_imports_prefect():
     from pathlib import Path
 
     pkg = Path(__file__).resolve().parent.parent / "src" / "newsletter"
-    offenders = [p.name for p in pkg.glob("*.py") if "import prefect" in p.read_text() or "from prefect" in p.read_text()]
+    offenders = [p.name for p in pkg.rglob("*.py") if "import prefect" in p.read_text() or "from prefect" in p.read_text()]
     assert offenders == []
 
 
 def test_invalid_css_selector_is_reported_at_load(tmp_path):
-    from newsletter.sources import SourcesError, load_sources
+    from newsletter.collect.sources import SourcesError, load_sources
 
     path = tmp_path / "s.yaml"
     path.write_text(

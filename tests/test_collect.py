@@ -11,7 +11,7 @@ import pytest
 from httpserver import free_port
 
 from httpserver import LocalServer
-from newsletter.collect import (
+from newsletter.collect.collector import (
     FetchOutcome,
     MemoryStateStore,
     SourceState,
@@ -22,7 +22,7 @@ from newsletter.collect import (
     needs_attention,
     parse_source,
 )
-from newsletter.fetch import Fetcher, FetchError
+from newsletter.collect.fetch import Fetcher, FetchError
 from newsletter.models import (
     ERROR_CATEGORIES,
     ERROR_CONNECTION,
@@ -35,7 +35,7 @@ from newsletter.models import (
     ERROR_TOO_LARGE,
     SourceError,
 )
-from newsletter.sources import Source
+from newsletter.collect.sources import Source
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 RSS = (FEEDS / "rss20.xml").read_bytes()

@@ -8,8 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.classify import Taxonomy
-from newsletter.curate import HistoryEntry, curate
+from newsletter.curate.classify import Taxonomy
+from newsletter.curate.curation import HistoryEntry, curate
 from newsletter.models import Issue, Item
 
 PARIS = ZoneInfo("Europe/Paris")

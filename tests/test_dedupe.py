@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.dedupe import dedupe, dedupe_jsonl
+from newsletter.curate.dedupe import dedupe, dedupe_jsonl
 from newsletter.models import Item
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -12,10 +12,10 @@ from httpserver import free_port
 from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message
 
-from newsletter.delivery import DeliveryError, FileMessenger, SMTPMessenger, deliver_draft
+from newsletter.deliver.messenger import DeliveryError, FileMessenger, SMTPMessenger, deliver_draft
 from newsletter.models import Issue, Item
 from newsletter.normalize import PARIS
-from newsletter.outbox import APPROVED, FAILED, SENT, TransitionError, create_draft, transition
+from newsletter.outbox.drafts import APPROVED, FAILED, SENT, TransitionError, create_draft, transition
 from newsletter.store import Store
 
 

@@ -21,11 +21,11 @@ import pytest
 import yaml
 
 from newsletter.cli import main
-from newsletter.collect import MemoryStateStore, collect_all
-from newsletter.feeds import FeedParseError, NotAFeed, parse_feed
-from newsletter.fetch import Fetcher
+from newsletter.collect.collector import MemoryStateStore, collect_all
+from newsletter.collect.feeds import FeedParseError, NotAFeed, parse_feed
+from newsletter.collect.fetch import Fetcher
 from newsletter.models import ERROR_CATEGORIES, ERROR_NOT_A_FEED, SourceResult
-from newsletter.sources import Source
+from newsletter.collect.sources import Source
 
 ODD = Path(__file__).parent / "data" / "feeds-odd"
 PARIS = ZoneInfo("Europe/Paris")

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.feeds import (
+from newsletter.collect.feeds import (
     FeedParseError,
     NotAFeed,
     build_items,
@@ -18,7 +18,7 @@ from newsletter.feeds import (
     unwrap_redirect,
 )
 from newsletter.normalize import clean_text, decode_html
-from newsletter.sources import Source
+from newsletter.collect.sources import Source
 
 FEEDS = Path(__file__).parent / "data" / "feeds"
 PARIS = ZoneInfo("Europe/Paris")

@@ -14,7 +14,7 @@ import pytest
 from httpserver import free_port
 
 from newsletter import USER_AGENT
-from newsletter.fetch import Fetcher, FetchError, parse_retry_after
+from newsletter.collect.fetch import Fetcher, FetchError, parse_retry_after
 from newsletter.models import (
     ERROR_CONNECTION,
     ERROR_HTTP_STATUS,

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.frdates import (
+from newsletter.collect.frdates import (
     EventWhen,
     fold,
     parse_date,

@@ -9,9 +9,9 @@ from email import policy
 
 import pytest
 
-from newsletter import outbox
+from newsletter.outbox import drafts as outbox
 from newsletter.cli import main
-from newsletter.delivery import FileMessenger, deliver_draft
+from newsletter.deliver.messenger import FileMessenger, deliver_draft
 from newsletter.pipeline import rerender_draft, run_monthly
 from newsletter.samples import build_sample_site
 from newsletter.settings import Settings

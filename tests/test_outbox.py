@@ -8,9 +8,9 @@ from datetime import date
 
 import pytest
 
-from newsletter import outbox
+from newsletter.outbox import drafts as outbox
 from newsletter.cli import main
-from newsletter.outbox import (
+from newsletter.outbox.drafts import (
     APPROVED,
     FAILED,
     PENDING,

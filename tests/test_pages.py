@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from newsletter.models import Item
-from newsletter.pages import (
+from newsletter.collect.pages import (
     ListingResult,
     PageEmpty,
     SelectorEmpty,
@@ -19,7 +19,7 @@ from newsletter.pages import (
     parse_listing,
     parse_metadata,
 )
-from newsletter.sources import Source
+from newsletter.collect.sources import Source
 
 PAGES = Path(__file__).parent / "data" / "pages"
 PARIS = ZoneInfo("Europe/Paris")

@@ -20,21 +20,21 @@ import lxml.html
 import pytest
 from icalendar import Calendar
 
-from newsletter.branding import (
+from newsletter.render.branding import (
     COLOR_PAIRS,
     BrandingError,
     contrast_ratio,
     load_branding,
 )
-from newsletter.frformat import (
+from newsletter.render.frformat import (
     format_date_fr,
     format_event_when_fr,
     format_hours_fr,
     format_month_fr,
 )
-from newsletter.ics import event_ics, ics_filename
+from newsletter.render.ics import event_ics, ics_filename
 from newsletter.models import Issue, Item
-from newsletter.render import TEMPLATES_DIR, TemplateError, render_newsletter, validate_html
+from newsletter.render.newsletter import TEMPLATES_DIR, TemplateError, render_newsletter, validate_html
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden"

@@ -18,7 +18,7 @@ from rapidfuzz import fuzz
 
 from newsletter.normalize import PARIS
 from newsletter.samples import SAMPLE_SITE_DIR, SampleSiteError, build_sample_site
-from newsletter.sources import load_sources
+from newsletter.collect.sources import load_sources
 
 # A Saturday, New Year's Eve and a leap day: the site must work whatever the day.
 TODAYS = [date(2025, 11, 22), date(2025, 12, 31), date(2028, 2, 29)]
@@ -235,7 +235,7 @@ def test_production_sources_file_loads_with_valid_selectors():
 
 def test_editor_guide_explains_every_key_kind_selector_and_error():
     from newsletter.models import ERROR_CATEGORIES, KINDS
-    from newsletter.sources import DETAIL_SELECTORS, LISTING_SELECTORS, _KNOWN_KEYS
+    from newsletter.collect.sources import DETAIL_SELECTORS, LISTING_SELECTORS, _KNOWN_KEYS
 
     guide = (ROOT / "sources" / "README.md").read_text(encoding="utf-8")
     words = [*_KNOWN_KEYS - {"options"}, *KINDS, *LISTING_SELECTORS, *DETAIL_SELECTORS, *ERROR_CATEGORIES]

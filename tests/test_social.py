@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from newsletter.branding import load_branding
+from newsletter.render.branding import load_branding
 from newsletter.models import Issue, Item
-from newsletter.social import (
+from newsletter.render.social import (
     BUFFER_COLUMNS,
     LIMITS,
     PLATFORMS,

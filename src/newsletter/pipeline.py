@@ -12,17 +12,17 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .models import Issue, SourceResult
-from .settings import Settings
-from .sources import SourcesConfig, load_sources
-from .store import Store
+from newsletter.models import Issue, SourceResult
+from newsletter.settings import Settings
+from newsletter.collect.sources import SourcesConfig, load_sources
+from newsletter.store import Store
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SOURCES = REPO_ROOT / "sources" / "sources.yaml"
 
 
 def today_paris() -> date:
-    from .normalize import PARIS
+    from newsletter.normalize import PARIS
 
     return datetime.now(PARIS).date()
 
@@ -66,8 +66,8 @@ class RunConfig:
 
 
 def load_run_config(sources_path: str | Path, *, month: date, today: date) -> RunConfig:
-    from .branding import load_branding
-    from .classify import Taxonomy
+    from newsletter.render.branding import load_branding
+    from newsletter.curate.classify import Taxonomy
 
     config = load_sources(sources_path)
     taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
@@ -83,7 +83,7 @@ class RenderOutput:
 
 
 def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any]):
-    from .curate import curate
+    from newsletter.curate.curation import curate
 
     items = [item for result in results for item in result.items]
     return curate(
@@ -97,9 +97,9 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
 
 
 def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
-    from . import social
-    from .outbox import ISSUE_FILE
-    from .render import render_newsletter
+    from newsletter.render import social
+    from newsletter.outbox.drafts import ISSUE_FILE
+    from newsletter.render.newsletter import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
     hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
@@ -148,7 +148,7 @@ def queue_step(
     curation: Any,
     output: RenderOutput,
 ):
-    from .outbox import create_draft
+    from newsletter.outbox.drafts import create_draft
 
     issue: Issue = curation.issue
     manifest = {
@@ -243,7 +243,7 @@ def rerender_draft(
     ``unmerge``: URLs the dedupe step absorbed into another item, to bring back
     as items of their own. An URL that does not fit is an error naming it.
     """
-    from .outbox import edit_draft, load_draft, OutboxError
+    from newsletter.outbox.drafts import edit_draft, load_draft, OutboxError
 
     draft = load_draft(settings.outbox, draft_id, store)
     issue = _draft_issue(draft)
@@ -289,10 +289,10 @@ def rerender_draft(
 
 def _undo_merge(issue: Issue, report: dict[str, Any], url: str, taxonomy: Any) -> None:
     """Bring an absorbed copy back as an item of its own (the officer undoes a wrong merge)."""
-    from .classify import classify
-    from .models import Item
-    from .outbox import OutboxError
-    from .urls import strip_tracking
+    from newsletter.curate.classify import classify
+    from newsletter.models import Item
+    from newsletter.outbox.drafts import OutboxError
+    from newsletter.urls import strip_tracking
 
     entries = [
         e for e in report.get("merged") or []
@@ -327,7 +327,7 @@ def _undo_merge(issue: Issue, report: dict[str, Any], url: str, taxonomy: Any) -
 
 
 def _draft_issue(draft) -> Issue:
-    from .outbox import ISSUE_FILE, OutboxError
+    from newsletter.outbox.drafts import ISSUE_FILE, OutboxError
 
     issue = draft.issue()
     if issue is None:
@@ -337,9 +337,9 @@ def _draft_issue(draft) -> Issue:
 
 def publish_draft_web(draft, archive_dir: Path) -> Path:
     """Publish a sent draft's issue in the web archive (page, index, RSS feed)."""
-    from .archive import publish_web
-    from .branding import load_branding
-    from .render import render_newsletter
+    from newsletter.render.archive import publish_web
+    from newsletter.render.branding import load_branding
+    from newsletter.render.newsletter import render_newsletter
 
     issue = _draft_issue(draft)
     branding_file = draft.manifest.get("branding_file")
@@ -350,8 +350,8 @@ def publish_draft_web(draft, archive_dir: Path) -> Path:
 
 def run_monthly(sources_path: str | Path, *, month: date, today: date, settings: Settings | None = None):
     """The whole monthly job without Prefect. Returns the draft."""
-    from .collect import collect_all
-    from .fetch import Fetcher
+    from newsletter.collect.collector import collect_all
+    from newsletter.collect.fetch import Fetcher
 
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)

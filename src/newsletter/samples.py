@@ -19,6 +19,8 @@ Output (in ``out_dir``)::
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import json
 import shutil
 from dataclasses import dataclass
@@ -31,8 +33,8 @@ from urllib.parse import urlparse
 import jinja2
 from babel.dates import format_date
 
-from .normalize import PARIS
-from .yamlfile import load_yaml
+from newsletter.normalize import PARIS
+from newsletter.yamlfile import load_yaml
 
 # sources/sample-site at the repository root (the package is installed editable).
 SAMPLE_SITE_DIR = Path(__file__).resolve().parents[2] / "sources" / "sample-site"
@@ -52,7 +54,7 @@ EVENTS_DIR = "evenements"
 STATIC_FILES = ("style.css",)
 
 
-class SampleSiteError(Exception):
+class SampleSiteError(UserError):
     """The sample site data or templates are unusable; the message names the culprit."""
 
 

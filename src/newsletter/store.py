@@ -9,6 +9,8 @@ processes can never both move the same draft.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import json
 from datetime import datetime, timezone
 from pathlib import Path
@@ -80,7 +82,7 @@ sent_items = Table(
 )
 
 
-class StoreError(Exception):
+class StoreError(UserError):
     """The database cannot be opened or used; the message names the URL."""
 
 
@@ -118,7 +120,7 @@ class Store:
     # -- source state (the protocol collect.StateStore expects) -------------
 
     def get(self, name: str):
-        from .collect import SourceState
+        from newsletter.collect.collector import SourceState
 
         with self.engine.connect() as conn:
             row = conn.execute(select(source_state).where(source_state.c.name == name)).first()
@@ -245,7 +247,7 @@ class Store:
 
     def history(self):
         """Every item of every sent newsletter, as curate.HistoryEntry objects."""
-        from .curate import HistoryEntry
+        from newsletter.curate.curation import HistoryEntry
 
         with self.engine.connect() as conn:
             rows = conn.execute(select(sent_items).order_by(sent_items.c.id)).all()

@@ -17,6 +17,8 @@ into place; the manifest is replaced with os.replace, never rewritten in place.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import hashlib
 import json
 import os
@@ -28,9 +30,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
-from .files import atomic_write
-from .models import Issue
-from .store import Store, utcnow
+from newsletter.files import atomic_write
+from newsletter.models import Issue
+from newsletter.store import Store, utcnow
 
 PENDING = "pending"
 APPROVED = "approved"
@@ -66,7 +68,7 @@ ISSUE_FILE = "issue.json"
 CONTENT_FILES = ("newsletter.html", "newsletter.txt", "social.json")
 
 
-class OutboxError(Exception):
+class OutboxError(UserError):
     """A draft cannot be found, read or moved. Messages are French: the officer sees them."""
 
 

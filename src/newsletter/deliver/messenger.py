@@ -13,6 +13,8 @@ the history so that the next issue does not repeat them.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import smtplib
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -20,13 +22,13 @@ from html import escape as html_escape
 from pathlib import Path
 from typing import Callable, Protocol
 
-from . import outbox
-from .files import atomic_write
-from .settings import Settings
-from .store import Store, utcnow
+from newsletter.outbox import drafts as outbox
+from newsletter.files import atomic_write
+from newsletter.settings import Settings
+from newsletter.store import Store, utcnow
 
 
-class DeliveryError(Exception):
+class DeliveryError(UserError):
     pass
 
 

@@ -25,8 +25,8 @@ from urllib.request import getproxies
 import requests
 from requests.adapters import HTTPAdapter
 
-from . import USER_AGENT
-from .models import (
+from newsletter import USER_AGENT
+from newsletter.models import (
     ERROR_CONNECTION,
     ERROR_HTTP_STATUS,
     ERROR_INVALID_SOURCE,

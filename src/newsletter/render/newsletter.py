@@ -14,6 +14,8 @@ when an issue is close to or over it, and what to trim.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import functools
 import re
 import textwrap
@@ -28,18 +30,18 @@ import css_inline
 import jinja2
 import mjml
 
-from .branding import Branding
-from .frformat import (
+from newsletter.render.branding import Branding
+from newsletter.render.frformat import (
     format_date_fr,
     format_event_when_fr,
     format_month_fr,
     format_short_date_fr,
 )
-from .ics import ics_filename, event_ics
-from .models import Item, Issue
-from .normalize import clean_text, truncate
+from newsletter.render.ics import ics_filename, event_ics
+from newsletter.models import Item, Issue
+from newsletter.normalize import clean_text, truncate
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 MJML_TEMPLATE = "newsletter.mjml.j2"
 TEXT_TEMPLATE = "newsletter.txt.j2"
 CSS_TEMPLATE = "newsletter.css.j2"
@@ -59,7 +61,7 @@ SECTION_LABELS = {
 }
 
 
-class TemplateError(Exception):
+class TemplateError(UserError):
     """A template is broken. The message names the template (and line when known)."""
 
 

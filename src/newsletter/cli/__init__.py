@@ -6,7 +6,10 @@ Errors the user can fix are one line on stderr and exit code 2, never a tracebac
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import argparse
+import importlib
 import json
 import logging
 import os
@@ -15,17 +18,17 @@ from datetime import date
 from pathlib import Path
 from typing import Sequence
 
-from . import __version__
+from newsletter import __version__
 
 EXIT_USAGE = 2
 
 
-class CommandError(Exception):
+class CommandError(UserError):
     """A problem the user can fix: printed as one line, exit code 2."""
 
 
 def _settings():
-    from .settings import Settings
+    from newsletter.settings import Settings
 
     try:
         return Settings.from_env()
@@ -34,7 +37,7 @@ def _settings():
 
 
 def _store(settings):
-    from .store import Store, StoreError
+    from newsletter.store import Store, StoreError
 
     try:
         return Store(settings.database_url)
@@ -45,7 +48,7 @@ def _store(settings):
 def _default_sources() -> str:
     import os
 
-    from .pipeline import DEFAULT_SOURCES
+    from newsletter.pipeline import DEFAULT_SOURCES
 
     return os.environ.get("NEWSLETTER_SOURCES") or str(DEFAULT_SOURCES)
 
@@ -61,8 +64,8 @@ def _date_arg(value: str) -> date:
 
 
 def cmd_run(args) -> int:
-    from .pipeline import resolve_dates
-    from .sources import load_sources
+    from newsletter.pipeline import resolve_dates
+    from newsletter.collect.sources import load_sources
 
     try:
         resolve_dates(args.month, args.today)
@@ -70,7 +73,7 @@ def cmd_run(args) -> int:
         raise CommandError(str(exc)) from None
     load_sources(args.sources)  # fail fast, before Prefect starts, on a broken file
     # Prefect is imported here only: the other commands never pay for it.
-    repo_root = Path(__file__).resolve().parents[2]
+    repo_root = Path(__file__).resolve().parents[3]
     if str(repo_root) not in sys.path:
         sys.path.insert(0, str(repo_root))
     from flows.monthly import monthly_newsletter
@@ -85,9 +88,9 @@ def cmd_run(args) -> int:
 
 
 def cmd_collect(args) -> int:
-    from .collect import MemoryStateStore, collect_all
-    from .fetch import Fetcher
-    from .sources import load_sources
+    from newsletter.collect.collector import MemoryStateStore, collect_all
+    from newsletter.collect.fetch import Fetcher
+    from newsletter.collect.sources import load_sources
 
     config = load_sources(args.sources)
     today = args.today or date.today()
@@ -104,13 +107,13 @@ def cmd_collect(args) -> int:
 
 
 def cmd_dedupe(args) -> int:
-    from .dedupe import dedupe_jsonl
+    from newsletter.curate.dedupe import dedupe_jsonl
 
     return dedupe_jsonl(sys.stdin, sys.stdout, sys.stderr)
 
 
 def cmd_classify(args) -> int:
-    from .classify import classify_jsonl
+    from newsletter.curate.classify import classify_jsonl
 
     return classify_jsonl(sys.stdin, sys.stdout, sys.stderr, taxonomy_path=args.taxonomy)
 
@@ -119,7 +122,7 @@ def cmd_classify(args) -> int:
 
 
 def cmd_sample_site(args) -> int:
-    from .samples import SampleSiteError, build_sample_site
+    from newsletter.samples import SampleSiteError, build_sample_site
 
     today = args.today or date.today()
     try:
@@ -139,7 +142,7 @@ def _outbox_context():
 
 
 def cmd_outbox_list(args) -> int:
-    from .outbox import STATUS_LABELS_FR, list_drafts
+    from newsletter.outbox.drafts import STATUS_LABELS_FR, list_drafts
 
     settings, store = _outbox_context()
     drafts = list_drafts(settings.outbox, store)
@@ -159,7 +162,7 @@ def cmd_outbox_list(args) -> int:
 
 
 def cmd_outbox_show(args) -> int:
-    from .outbox import STATUS_LABELS_FR, load_draft
+    from newsletter.outbox.drafts import STATUS_LABELS_FR, load_draft
 
     settings, store = _outbox_context()
     draft = load_draft(settings.outbox, args.id, store)
@@ -207,7 +210,7 @@ def cmd_outbox_show(args) -> int:
 
 
 def _transition(args, to: str, verb: str) -> int:
-    from .outbox import transition
+    from newsletter.outbox.drafts import transition
 
     settings, store = _outbox_context()
     draft = transition(settings.outbox, store, args.id, to, actor=args.actor, note=getattr(args, "note", None))
@@ -216,25 +219,25 @@ def _transition(args, to: str, verb: str) -> int:
 
 
 def cmd_outbox_approve(args) -> int:
-    from .outbox import APPROVED
+    from newsletter.outbox.drafts import APPROVED
 
     return _transition(args, APPROVED, "validé")
 
 
 def cmd_outbox_reject(args) -> int:
-    from .outbox import REJECTED
+    from newsletter.outbox.drafts import REJECTED
 
     return _transition(args, REJECTED, "refusé")
 
 
 def cmd_outbox_reopen(args) -> int:
-    from .outbox import PENDING
+    from newsletter.outbox.drafts import PENDING
 
     return _transition(args, PENDING, "remis en attente de validation")
 
 
 def cmd_outbox_edit(args) -> int:
-    from .pipeline import rerender_draft
+    from newsletter.pipeline import rerender_draft
 
     if args.editorial is None and args.editorial_file is None and not args.feature and not args.unmerge:
         raise CommandError("rien à modifier : donnez --editorial, --editorial-file, --feature ou --unmerge")
@@ -261,8 +264,8 @@ def cmd_outbox_edit(args) -> int:
 
 
 def cmd_outbox_send(args) -> int:
-    from .delivery import DeliveryError, deliver_draft, messenger_from_settings
-    from .pipeline import publish_draft_web
+    from newsletter.deliver.messenger import DeliveryError, deliver_draft, messenger_from_settings
+    from newsletter.pipeline import publish_draft_web
 
     settings, store = _outbox_context()
     try:
@@ -356,7 +359,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
     q.set_defaults(func=cmd_outbox_edit)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
     return parser
+
+
+# Command groups that live in their own module under newsletter/cli/: each
+# module has ``register(subparsers)`` adding its commands (one line each here).
+COMMAND_MODULES: tuple[str, ...] = (
+)
 
 
 def _default_actor() -> str:
@@ -391,27 +402,18 @@ def _setup_logging() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .outbox import OutboxError
-    from .sources import SourcesError
-
     parser = build_parser()
     args = parser.parse_args(argv)
     _setup_logging()
     try:
         return args.func(args) or 0
-    except (CommandError, SourcesError, OutboxError) as exc:
+    except UserError as exc:
         print(f"newsletter {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as exc:
-        # Known configuration errors of other modules carry their own message.
-        if type(exc).__name__ in ("TaxonomyError", "BrandingError", "StoreError", "TemplateError"):
-            print(f"newsletter {args.command}: {exc}", file=sys.stderr)
-            return EXIT_USAGE
-        raise
 
 
 if __name__ == "__main__":

@@ -33,10 +33,10 @@ import feedparser
 from feedparser.datetimes import _parse_date as _feedparser_date
 from lxml import etree
 
-from .frdates import MONTHS, fold
-from .models import Item
-from .normalize import PARIS, aware, charset_from_content_type, clean_text, decode_html, truncate
-from .sources import Source
+from newsletter.collect.frdates import MONTHS, fold
+from newsletter.models import Item
+from newsletter.normalize import PARIS, aware, charset_from_content_type, clean_text, decode_html, truncate
+from newsletter.collect.sources import Source
 
 log = logging.getLogger(__name__)
 

@@ -39,7 +39,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from .normalize import PARIS
+from newsletter.normalize import PARIS
 YEAR_GRACE_DAYS = 30
 # A registration deadline without a time closes at the end of that day.
 DEADLINE_TIME = time(23, 59)

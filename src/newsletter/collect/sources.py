@@ -43,6 +43,8 @@ traceback for the user.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,8 +52,8 @@ from urllib.parse import urlparse
 
 import soupsieve
 
-from .models import KINDS
-from .yamlfile import load_yaml
+from newsletter.models import KINDS
+from newsletter.yamlfile import load_yaml
 
 TYPES = ("feed", "page")
 LISTING_SELECTORS = ("item", "title", "link", "date", "summary", "image")
@@ -70,7 +72,7 @@ DETAIL_SELECTORS = (
 )
 
 
-class SourcesError(Exception):
+class SourcesError(UserError):
     """The sources file is unusable. The message names the file and the problem."""
 
 

@@ -44,10 +44,10 @@ from typing import IO, Iterable
 
 import numpy as np
 
-from .classify import fold, read_items_jsonl, write_items_jsonl
-from .models import Item
-from .normalize import PARIS, aware
-from .urls import canonical_url
+from newsletter.curate.classify import fold, read_items_jsonl, write_items_jsonl
+from newsletter.models import Item
+from newsletter.normalize import PARIS, aware
+from newsletter.urls import canonical_url
 
 STOP_WORDS = frozenset(
     """le la les un une des du de et en au aux pour par sur dans avec ce ces cet cette qui que quoi

@@ -14,8 +14,8 @@ from datetime import date, datetime, timedelta
 
 from icalendar import Calendar, Event
 
-from .models import Item
-from .normalize import PARIS
+from newsletter.models import Item
+from newsletter.normalize import PARIS
 
 PRODID = "-//Centres de ressources Politique de la ville//Lettre mensuelle//FR"
 

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Protocol, Sequence
 
-from .feeds import FeedParseError, NotAFeed, parse_feed
-from .fetch import Fetcher, FetchError, FetchResponse, host_key
-from .models import (
+from newsletter.collect.feeds import FeedParseError, NotAFeed, parse_feed
+from newsletter.collect.fetch import Fetcher, FetchError, FetchResponse, host_key
+from newsletter.models import (
     ERROR_CONNECTION,
     ERROR_INVALID_SOURCE,
     ERROR_NOT_A_FEED,
@@ -38,7 +38,7 @@ from .models import (
     SourceError,
     SourceResult,
 )
-from .sources import Source
+from newsletter.collect.sources import Source
 
 log = logging.getLogger(__name__)
 
@@ -173,7 +173,7 @@ def fetch_source(source: Source, fetcher: Fetcher, state: StateStore | None = No
 
 
 def _fetch_details(source: Source, fetcher: Fetcher, outcome: FetchOutcome) -> None:
-    from . import pages  # the page scraper; imported late to keep feeds-only use light
+    from newsletter.collect import pages  # the page scraper; imported late to keep feeds-only use light
 
     response = outcome.response
     try:
@@ -269,7 +269,7 @@ class _PageProblem(Exception):
 def _parse_page(
     source: Source, outcome: FetchOutcome, base: str, today: date | None, warnings: list[str]
 ) -> list[Item]:
-    from . import pages
+    from newsletter.collect import pages
 
     response = outcome.response
     try:

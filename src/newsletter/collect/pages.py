@@ -31,10 +31,10 @@ from typing import Any
 from bs4 import BeautifulSoup, Tag
 from soupsieve import SelectorSyntaxError
 
-from . import frdates
-from .models import Item
-from .normalize import PARIS, absolute_url, aware, clean_text, truncate
-from .sources import Source
+from newsletter.collect import frdates
+from newsletter.models import Item
+from newsletter.normalize import PARIS, absolute_url, aware, clean_text, truncate
+from newsletter.collect.sources import Source
 
 log = logging.getLogger(__name__)
 

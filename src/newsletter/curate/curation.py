@@ -42,11 +42,11 @@ from typing import Any, Iterable, Sequence
 
 from babel.dates import format_date
 
-from .classify import FALLBACK, Taxonomy, classify
-from .dedupe import dedupe
-from .urls import strip_tracking
-from .models import KINDS, Issue, Item
-from .normalize import PARIS, aware
+from newsletter.curate.classify import FALLBACK, Taxonomy, classify
+from newsletter.curate.dedupe import dedupe
+from newsletter.urls import strip_tracking
+from newsletter.models import KINDS, Issue, Item
+from newsletter.normalize import PARIS, aware
 
 NEWS_KINDS = ("article",)
 

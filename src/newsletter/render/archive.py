@@ -15,6 +15,8 @@ are rebuilt from every ``*/issue.json`` present, so past issues stay listed.
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import json
 import re
 import xml.etree.ElementTree as ET
@@ -23,18 +25,18 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-from .branding import Branding
-from .files import atomic_write
-from .frformat import format_month_fr
-from .models import Issue
-from .normalize import PARIS
-from .render import RenderedNewsletter, TEMPLATES_DIR, _environment, render_newsletter, render_template
+from newsletter.render.branding import Branding
+from newsletter.files import atomic_write
+from newsletter.render.frformat import format_month_fr
+from newsletter.models import Issue
+from newsletter.normalize import PARIS
+from newsletter.render.newsletter import RenderedNewsletter, TEMPLATES_DIR, _environment, render_newsletter, render_template
 
 _MONTH_DIR = re.compile(r"^\d{4}-\d{2}$")
 INDEX_TEMPLATE = "web/index.html.j2"
 
 
-class ArchiveError(Exception):
+class ArchiveError(UserError):
     """The archive folder is unusable. The message names the path and the problem."""
 
 

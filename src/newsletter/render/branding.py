@@ -9,6 +9,8 @@ checked against WCAG AA: every text/background pair the templates use
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,9 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 
-from .yamlfile import load_yaml
+from newsletter.yamlfile import load_yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "sources" / "branding.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "sources" / "branding.yaml"
 WCAG_AA = 4.5
 
 COLOR_KEYS = (
@@ -54,7 +56,7 @@ _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 CAMPAIGN_STYLES = ("utm", "matomo")
 
 
-class BrandingError(Exception):
+class BrandingError(UserError):
     """The branding file is unusable. The message names the file and the problem."""
 
 

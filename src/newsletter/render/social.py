@@ -32,13 +32,13 @@ import grapheme
 import jinja2
 from twitter_text import extract_urls_with_indices, parse_tweet
 
-from .branding import Branding
-from .frformat import format_event_when_fr, format_month_fr
-from .models import Issue, Item
-from .normalize import clean_text
-from .render import render_template  # shared error handling: TemplateError naming the template
+from newsletter.render.branding import Branding
+from newsletter.render.frformat import format_event_when_fr, format_month_fr
+from newsletter.models import Issue, Item
+from newsletter.normalize import clean_text
+from newsletter.render.newsletter import render_template  # shared error handling: TemplateError naming the template
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "templates"
+TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 PLATFORMS = ("linkedin", "x", "mastodon", "bluesky")
 LIMITS = {"linkedin": 3000, "x": 280, "mastodon": 500, "bluesky": 300}
 URL_WEIGHT = 23

@@ -42,6 +42,8 @@ Rules, in order:
 
 from __future__ import annotations
 
+from newsletter.errors import UserError
+
 import json
 import re
 import unicodedata
@@ -51,16 +53,16 @@ from typing import IO, Any, Iterable
 from urllib.parse import unquote
 
 
-from .models import Item
-from .yamlfile import load_yaml
+from newsletter.models import Item
+from newsletter.yamlfile import load_yaml
 
 FALLBACK = "autres"
-DEFAULT_PATH = Path(__file__).resolve().parents[2] / "sources" / "taxonomy.yaml"
+DEFAULT_PATH = Path(__file__).resolve().parents[3] / "sources" / "taxonomy.yaml"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _WORD = re.compile(r"[a-z0-9]+")
 
 
-class TaxonomyError(Exception):
+class TaxonomyError(UserError):
     """The taxonomy file is unusable. The message names the file and the problem."""
 
 

@@ -1,0 +1,1 @@
+"""Stage 2, curation: duplicates, categories, history, the issue's sections."""

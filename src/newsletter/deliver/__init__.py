@@ -1,0 +1,1 @@
+"""Stage 5, delivery: sending an approved draft through a Messenger (file, SMTP)."""

@@ -1,0 +1,1 @@
+"""Stage 4, the outbox: draft folders and the one guarded status transition."""
