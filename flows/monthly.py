@@ -90,8 +90,8 @@ def render_task(issue, cfg):
 
 
 @task(name="queue-draft", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def queue_task(settings, store, cfg, results, curation, output):
-    return pipeline.queue_step(settings, store, cfg, results, curation, output)
+def queue_task(settings, store, cfg, results, curation, output, new_draft=False):
+    return pipeline.queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)
 
 
 @flow(
@@ -103,12 +103,14 @@ def monthly_newsletter(
     sources: str = str(pipeline.DEFAULT_SOURCES),
     month: str | None = None,
     today: str | None = None,
+    new_draft: bool = False,
 ) -> str:
     """Collect the month's items and queue a newsletter draft. Returns the draft id."""
     logger = get_run_logger()
     first, day = pipeline.resolve_dates(month, today)
     settings = Settings.from_env()
     store = Store(settings.database_url)
+    pipeline.check_month_open(store, first, new_draft=new_draft)  # before collecting anything
     cfg = pipeline.load_run_config(sources, month=first, today=day)
     enabled = cfg.sources.enabled
     fetcher = Fetcher()
@@ -127,7 +129,7 @@ def monthly_newsletter(
     results = parse_task(enabled, outcomes, store, day, settings.failure_threshold)
     curation = curate_task(results, cfg, store)
     output = render_task(curation.issue, cfg)
-    draft = queue_task(settings, store, cfg, results, curation, output)
+    draft = queue_task(settings, store, cfg, results, curation, output, new_draft)
     logger.info("Draft %s queued in %s", draft.id, draft.path)
     print(pipeline.run_summary(draft))
     return draft.id

@@ -53,8 +53,11 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
         rerender_draft(settings, store, draft.id, featured=["https://ailleurs.example/x"])
 
     outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
-    with pytest.raises(outbox.TransitionError, match="seul un brouillon en attente"):
-        rerender_draft(settings, store, draft.id, editorial="trop tard")
+    # an edit after approval sends the draft back to pending: what is sent is what was approved
+    reopened = rerender_draft(settings, store, draft.id, editorial="Bonne lecture à toutes et à tous !")
+    assert reopened.status == outbox.PENDING
+    assert "repassé en attente" in reopened.manifest["events"][-2]["note"]
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
     mail_dir = tmp_path / "mail"
     deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir), sender="contact@irev.fr",
                   recipients=["liste@example.org"], unsubscribe_url="https://www.irev.fr/desinscription?u=1")

@@ -235,13 +235,16 @@ class Issue:
     category_labels: dict[str, str] = field(default_factory=dict)  # slug -> French label
 
     def all_items(self) -> list[Item]:
-        seen: set[int] = set()
+        """Every item once, in display order. A featured item also sits in its
+        section; the two are one item by key (canonical URL), not by object:
+        after the ``issue.json`` round trip they are two equal objects."""
+        seen: set[str] = set()
         out: list[Item] = []
         groups = [self.featured, self.agenda, *self.news.values(), self.resources, self.press]
         for group in groups:
             for item in group:
-                if id(item) not in seen:
-                    seen.add(id(item))
+                if item.key not in seen:
+                    seen.add(item.key)
                     out.append(item)
         return out
 

@@ -96,14 +96,18 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
     )
 
 
-def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
-    from newsletter.render import social
+def render_step(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
+    """Render the issue: newsletter (HTML, text, MJML), social drafts (with the officer's texts), .ics."""
     from newsletter.outbox.drafts import ISSUE_FILE
+    from newsletter.outbox.edits import apply_social_edits
+    from newsletter.render import social
     from newsletter.render.newsletter import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
     hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
     drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None)
+    if edits is not None:
+        drafts = apply_social_edits(drafts, edits)
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,
@@ -116,6 +120,11 @@ def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
     for name, data in rendered.ics_files().items():
         files[f"ics/{name}"] = data
     return RenderOutput(rendered=rendered, social=drafts, files=files)
+
+
+def curated_file(issue: Issue, report: dict[str, Any]) -> str:
+    """``curated.json``: what the run curated, before the officer's edits."""
+    return json.dumps({"issue": issue.to_dict(), "curation": report}, ensure_ascii=False, indent=2) + "\n"
 
 
 def source_report(results: list[SourceResult]) -> dict[str, Any]:
@@ -140,6 +149,31 @@ def source_report(results: list[SourceResult]) -> dict[str, Any]:
     }
 
 
+# Statuses after which a month's draft may not be replaced by a new run.
+LOCKED_STATUSES = ("approved", "sending", "sent", "failed")
+
+
+def check_month_open(store: Store, month: date, *, new_draft: bool = False) -> str | None:
+    """The pending draft of ``month`` a new run would update (None: a new draft is made).
+
+    Raises MonthLocked when the month's draft is already approved, being sent
+    or sent, unless ``new_draft``.
+    """
+    from newsletter.outbox.drafts import STATUS_LABELS_FR, MonthLocked
+
+    if new_draft:
+        return None
+    existing = store.drafts_for_month(f"{month:%Y-%m}")
+    for d in existing:
+        if d["status"] in LOCKED_STATUSES:
+            raise MonthLocked(
+                f"le brouillon {d['id']} de {month:%Y-%m} est déjà « {STATUS_LABELS_FR.get(d['status'], d['status'])} » :"
+                " rien n'a été fait (pour préparer un second numéro du même mois : --new-draft)"
+            )
+    pending = [d for d in existing if d["status"] == "pending"]
+    return pending[-1]["id"] if pending else None
+
+
 def queue_step(
     settings: Settings,
     store: Store,
@@ -147,13 +181,35 @@ def queue_step(
     results: list[SourceResult],
     curation: Any,
     output: RenderOutput,
+    *,
+    new_draft: bool = False,
 ):
-    from newsletter.outbox.drafts import create_draft
+    """Queue the month's draft: a new one, or the month's pending draft updated in place.
 
+    A pending draft of the same month keeps the officer's edits (editorial,
+    featured, removed, order, categories, undone merges, post texts): they are
+    applied to the new curation and the draft is re-rendered; its manifest's
+    ``refreshed`` says what changed. An approved, sending or sent draft of the
+    month makes the run refuse (MonthLocked), unless ``new_draft``.
+    """
+    from newsletter.outbox.drafts import CURATED_FILE, create_draft
+
+    existing = check_month_open(store, cfg.month, new_draft=new_draft)
+    if existing is not None:
+        return refresh_draft(settings, store, existing, cfg, results, curation)
     issue: Issue = curation.issue
-    manifest = {
+    manifest = _run_manifest(cfg, results, curation.report, issue, output)
+    files = dict(output.files)
+    files[CURATED_FILE] = curated_file(issue, curation.report)
+    return create_draft(settings.outbox, store, month=cfg.month, files=files, manifest=manifest)
+
+
+def _run_manifest(cfg: RunConfig, results: list[SourceResult], report: dict[str, Any], issue: Issue,
+                  output: RenderOutput) -> dict[str, Any]:
+    return {
         "subject": output.rendered.subject,
         "preheader": getattr(output.rendered, "preheader", ""),
+        "editorial": issue.editorial,
         "today": cfg.today.isoformat(),
         "centre": cfg.branding.name,
         "unsubscribe": getattr(cfg.branding, "unsubscribe_url", None),
@@ -167,13 +223,56 @@ def queue_step(
             "news_by_category": {k: len(v) for k, v in issue.news.items()},
         },
         "sources": source_report(results),
-        "curation": curation.report,
+        "curation": report,
         "render": {
             "size_bytes": output.rendered.size_bytes,
             "warnings": list(output.rendered.warnings),
         },
     }
-    return create_draft(settings.outbox, store, month=cfg.month, files=output.files, manifest=manifest)
+
+
+def refresh_draft(settings: Settings, store: Store, draft_id: str, cfg: RunConfig, results: list[SourceResult],
+                  curation: Any):
+    """A new run of the month: new curation, the officer's edits kept, the draft re-rendered in place."""
+    from newsletter.outbox.drafts import CURATED_FILE, edit_draft, load_draft
+    from newsletter.outbox.edits import apply_edits, load_edits, save_edits
+
+    draft = load_draft(settings.outbox, draft_id, store)
+    old_curated, _ = draft_curated(draft)
+    edits = load_edits(store, draft_id)
+    issue, report, notes = apply_edits(curation.issue, curation.report, edits, taxonomy=cfg.taxonomy, strict=False)
+    output = render_step(issue, cfg, edits)
+    old_urls = {i.url for i in old_curated.all_items()}
+    new_urls = {i.url for i in curation.issue.all_items()}
+    added = sorted(new_urls - old_urls)
+    gone = sorted(old_urls - new_urls)
+    summary = f"mis à jour par une nouvelle collecte : {len(added)} nouvel(s) élément(s), {len(gone)} disparu(s)"
+    if not edits.is_empty():
+        summary += ", modifications de la chargée de communication conservées"
+    manifest = _run_manifest(cfg, results, report, issue, output)
+    manifest["refreshed"] = {"added": added, "gone": gone, "notes": notes, "summary": summary}
+    files = dict(output.files)
+    files[CURATED_FILE] = curated_file(curation.issue, curation.report)
+    # A new version of the edits (same content): forms built on the old draft become stale.
+    saved = save_edits(store, draft_id, lambda e: None, base_version=None, actor="pipeline", note=summary)
+    manifest["edits_version"] = saved.version
+    stale = [name for name in (draft.manifest.get("files") or {}) if name.startswith("ics/") and name not in files]
+    return edit_draft(settings.outbox, store, draft_id, files, manifest, actor="pipeline", note=summary,
+                      drop_files=stale)
+
+
+def draft_curated(draft) -> tuple[Issue, dict[str, Any]]:
+    """What the run curated for a draft (``curated.json``; drafts made before it: ``issue.json``)."""
+    from newsletter.outbox.drafts import CURATED_FILE, OutboxError
+
+    path = draft.file(CURATED_FILE)
+    if path.exists():
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return Issue.from_dict(data["issue"]), data.get("curation") or {}
+        except (ValueError, KeyError, UnicodeDecodeError) as exc:
+            raise OutboxError(f"{path} : fichier illisible ({exc})") from None
+    return _draft_issue(draft), json.loads(json.dumps(draft.manifest.get("curation") or {}))
 
 
 def run_summary(draft) -> str:
@@ -184,8 +283,10 @@ def run_summary(draft) -> str:
     cur = m.get("curation", {}) or {}
     merged = cur.get("merged", []) or []
     dropped = cur.get("dropped", []) or []
+    refreshed = m.get("refreshed")
+    head = f"Brouillon {draft.id} {refreshed['summary']}" if refreshed else f"Brouillon {draft.id} créé"
     lines = [
-        f"Brouillon {draft.id} créé ({m.get('status')}) : {draft.path}",
+        f"{head} ({m.get('status')}) : {draft.path}",
         f"  Objet : {m.get('subject', '')}",
         "  Contenu :",
         f"    À la une     {counts.get('featured', 0)}",
@@ -215,6 +316,8 @@ def run_summary(draft) -> str:
         lines.append("  Sources en échec : aucune")
     for warning in (m.get("render", {}) or {}).get("warnings", []):
         lines.append(f"  Attention : {warning}")
+    for note in (refreshed or {}).get("notes", []):
+        lines.append(f"  Attention : {note}")
     lines += [
         "",
         "Et maintenant :",
@@ -227,6 +330,75 @@ def run_summary(draft) -> str:
     return "\n".join(lines)
 
 
+def update_draft(
+    settings: Settings,
+    store: Store,
+    draft_id: str,
+    change: Any,
+    *,
+    base_version: int | None = None,
+    actor: str = "cli",
+    note: str = "modifié",
+):
+    """Change the officer's edits of a draft and re-render it (HTML, text, social, .ics).
+
+    ``change(edits)`` mutates a copy of the current :class:`DraftEdits` (it
+    must be a pure function of them: it runs twice, once to render, once to
+    store). ``base_version`` is the version the form was built from (None:
+    the latest): a stale one raises :class:`StaleEdit` and nothing changes.
+    The new edits are applied and rendered before anything is stored, so an
+    edit that cannot be rendered leaves the draft as it was. An approved or
+    rejected draft goes back to pending: what is approved is exactly what is
+    sent. A draft being sent or sent cannot be edited.
+    """
+    from newsletter.outbox.drafts import (
+        APPROVED, CURATED_FILE, PENDING, REJECTED, STATUS_LABELS_FR, TransitionError, edit_draft, load_draft,
+        transition,
+    )
+    from newsletter.outbox.edits import apply_edits, load_edits, save_edits, stale_error
+
+    draft = load_draft(settings.outbox, draft_id, store)
+    if draft.status not in (PENDING, APPROVED, REJECTED):
+        raise TransitionError(
+            f"brouillon {draft_id} : un brouillon « {STATUS_LABELS_FR.get(draft.status, draft.status)} »"
+            " ne peut plus être modifié"
+        )
+    current = load_edits(store, draft_id)
+    if base_version is not None and base_version != current.version:
+        raise stale_error(store, draft_id, base_version, current)
+    proposed = current.copy()
+    change(proposed)
+    curated, report = draft_curated(draft)
+    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
+    cfg = load_run_config(sources_file, month=curated.month, today=curated.today)
+    issue, report, _ = apply_edits(curated, report, proposed, taxonomy=cfg.taxonomy, strict=True)
+    output = render_step(issue, cfg, proposed)
+    saved = save_edits(store, draft_id, change, base_version=current.version, actor=actor, note=note)
+    if draft.status != PENDING:
+        transition(settings.outbox, store, draft_id, PENDING, actor=actor,
+                   note=f"repassé en attente de validation après modification ({note})")
+    updates = {
+        "subject": output.rendered.subject,
+        "preheader": getattr(output.rendered, "preheader", ""),
+        "editorial": issue.editorial,
+        "counts": {
+            **(draft.manifest.get("counts") or {}),
+            **issue.counts(),
+            "items": len(issue.all_items()),
+            "social_drafts": len(output.social),
+            "news_by_category": {k: len(v) for k, v in issue.news.items()},
+        },
+        "render": {"size_bytes": output.rendered.size_bytes, "warnings": list(output.rendered.warnings)},
+        "curation": report,
+        "edits_version": saved.version,
+    }
+    files = dict(output.files)
+    if not draft.file(CURATED_FILE).exists():  # a draft made before curated.json: keep the run's curation
+        files[CURATED_FILE] = curated_file(curated, json.loads(json.dumps(draft.manifest.get("curation") or {})))
+    stale = [name for name in (draft.manifest.get("files") or {}) if name.startswith("ics/") and name not in files]
+    return edit_draft(settings.outbox, store, draft_id, files, updates, actor=actor, note=note, drop_files=stale)
+
+
 def rerender_draft(
     settings: Settings,
     store: Store,
@@ -237,93 +409,28 @@ def rerender_draft(
     unmerge: list[str] | None = None,
     actor: str = "cli",
 ):
-    """Re-render a pending draft with the officer's editorial, chosen featured items, undone merges.
-
-    ``featured``: URLs of items of the issue to put "À la une" (in that order);
-    ``unmerge``: URLs the dedupe step absorbed into another item, to bring back
-    as items of their own. An URL that does not fit is an error naming it.
-    """
-    from newsletter.outbox.drafts import edit_draft, load_draft, OutboxError
-
-    draft = load_draft(settings.outbox, draft_id, store)
-    issue = _draft_issue(draft)
-    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
-    cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
-    curation_report = json.loads(json.dumps(draft.manifest.get("curation") or {}))
-    for url in unmerge or []:
-        _undo_merge(issue, curation_report, url, cfg.taxonomy)
-    if editorial is not None:
-        issue.editorial = editorial.strip() or None
-    if featured is not None:
-        by_url = {}
-        for item in issue.all_items():
-            by_url.setdefault(item.url, item)
-            if item.canonical_url:
-                by_url.setdefault(item.canonical_url, item)
-        chosen = []
-        for url in featured:
-            if url not in by_url:
-                raise OutboxError(f"« {url} » n'est pas un élément de ce brouillon")
-            chosen.append(by_url[url])
-        for item in issue.all_items():
-            item.featured = False
-        for item in chosen:
-            item.featured = True
-        issue.featured = chosen
-    output = render_step(issue, cfg)
-    updates = {
-        "subject": output.rendered.subject,
-        "preheader": getattr(output.rendered, "preheader", ""),
-        "editorial": issue.editorial,
-        "counts": {
-            **(draft.manifest.get("counts") or {}),
-            **issue.counts(),
-            "social_drafts": len(output.social),
-        },
-        "render": {"size_bytes": output.rendered.size_bytes, "warnings": list(output.rendered.warnings)},
-        "curation": curation_report,
-    }
-    note = "modifié" + (f" (fusion annulée : {', '.join(unmerge)})" if unmerge else "")
-    return edit_draft(settings.outbox, store, draft_id, output.files, updates, actor=actor, note=note)
-
-
-def _undo_merge(issue: Issue, report: dict[str, Any], url: str, taxonomy: Any) -> None:
-    """Bring an absorbed copy back as an item of its own (the officer undoes a wrong merge)."""
-    from newsletter.curate.classify import classify
-    from newsletter.models import Item
+    """The command line's edit: editorial, featured items (URLs, in order), undone merges (absorbed URLs)."""
     from newsletter.outbox.drafts import OutboxError
-    from newsletter.urls import strip_tracking
 
-    entries = [
-        e for e in report.get("merged") or []
-        if url in (e.get("absorbed_url"), strip_tracking(e.get("absorbed_url") or "")) and not e.get("undone")
-    ]
-    if not entries or "absorbed_item" not in entries[0]:
-        raise OutboxError(f"« {url} » n'a pas été fusionné avec un autre élément dans ce brouillon")
-    entry = entries[0]
-    item = Item.from_dict(entry["absorbed_item"])
-    item.url = strip_tracking(item.url)
-    kept_urls = {entry.get("kept_url"), strip_tracking(entry.get("kept_url") or "")}
-    for kept in issue.all_items():
-        if kept.url in kept_urls:
-            kept.merged = [u for u in kept.merged if u != entry["absorbed_url"]]
-            if item.outlet in kept.outlets:
-                kept.outlets.remove(item.outlet)
-    classify([item], taxonomy)
-    if item.kind == "press":
-        section = issue.press
-    elif item.kind == "event":
-        section = issue.agenda
-    elif item.kind == "resource":
-        section = issue.resources
-    else:
-        section = issue.news.setdefault(item.category or "autres", [])
-    section.append(item)
-    if item.kind == "event":
-        section.sort(key=lambda i: (i.start is None, i.start or datetime.min))
-    else:
-        section.sort(key=lambda i: (i.published is None, -(i.published.timestamp() if i.published else 0)))
-    entry["undone"] = True
+    def change(edits) -> None:
+        if editorial is not None:
+            edits.editorial = editorial
+        if featured is not None:
+            edits.featured = list(featured)
+        for url in unmerge or []:
+            if url in edits.unmerged:
+                raise OutboxError(f"la fusion de « {url} » est déjà annulée")
+            edits.unmerged.append(url)
+
+    parts = []
+    if editorial is not None:
+        parts.append("éditorial")
+    if featured is not None:
+        parts.append("« À la une »")
+    if unmerge:
+        parts.append(f"fusion annulée : {', '.join(unmerge)}")
+    note = "modifié" + (f" ({' ; '.join(parts)})" if parts else "")
+    return update_draft(settings, store, draft_id, change, actor=actor, note=note)
 
 
 def _draft_issue(draft) -> Issue:
@@ -348,13 +455,21 @@ def publish_draft_web(draft, archive_dir: Path) -> Path:
     return publish_web(rendered, issue, branding, Path(archive_dir))
 
 
-def run_monthly(sources_path: str | Path, *, month: date, today: date, settings: Settings | None = None):
+def run_monthly(
+    sources_path: str | Path,
+    *,
+    month: date,
+    today: date,
+    settings: Settings | None = None,
+    new_draft: bool = False,
+):
     """The whole monthly job without Prefect. Returns the draft."""
     from newsletter.collect.collector import collect_all
     from newsletter.collect.fetch import Fetcher
 
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)
+    check_month_open(store, month, new_draft=new_draft)  # refuse before collecting anything
     cfg = load_run_config(sources_path, month=month, today=today)
     results = collect_all(
         cfg.sources.enabled,
@@ -366,4 +481,4 @@ def run_monthly(sources_path: str | Path, *, month: date, today: date, settings:
     )
     curation = curate_step(results, cfg, store.history())
     output = render_step(curation.issue, cfg)
-    return queue_step(settings, store, cfg, results, curation, output)
+    return queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)

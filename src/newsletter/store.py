@@ -30,7 +30,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 metadata = MetaData()
 
@@ -79,6 +79,23 @@ sent_items = Table(
     Column("location", Text),
     Column("sent_at", DateTime(timezone=True), nullable=False),
     Column("draft_id", String(64), nullable=False),
+)
+
+
+# -- draft edits tables --
+
+# One row per version of the officer's edits of a draft (newsletter.outbox.edits).
+# The primary key makes saving version n+1 a compare-and-set: of two editors
+# starting from version n, exactly one INSERT succeeds.
+draft_edits = Table(
+    "draft_edits",
+    metadata,
+    Column("draft_id", String(64), primary_key=True),
+    Column("version", Integer, primary_key=True, autoincrement=False),
+    Column("edits_json", Text, nullable=False),
+    Column("actor", String(200)),
+    Column("note", Text),
+    Column("at", DateTime(timezone=True), nullable=False),
 )
 
 
@@ -207,6 +224,56 @@ class Store:
                 )
             )
             return current
+
+    def drafts_for_month(self, month: str) -> list[dict[str, Any]]:
+        """Every draft of a month (``YYYY-MM``), oldest first: id, status, created_at."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                select(drafts.c.id, drafts.c.status, drafts.c.created_at)
+                .where(drafts.c.month == month)
+                .order_by(drafts.c.created_at, drafts.c.id)
+            ).all()
+        return [{"id": r.id, "status": r.status, "created_at": _aware(r.created_at)} for r in rows]
+
+    # -- the officer's edits, versioned (newsletter.outbox.edits) -----------
+
+    def insert_draft_edits(self, draft_id: str, version: int, edits_json: str, actor: str, note: str) -> bool:
+        """Store a new version; False when that version already exists (someone saved first)."""
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(draft_edits).values(
+                        draft_id=draft_id, version=version, edits_json=edits_json, actor=actor, note=note, at=utcnow()
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def _edits_rows(self, draft_id: str, version: int | None = None, latest: bool = False) -> list[dict[str, Any]]:
+        query = select(draft_edits).where(draft_edits.c.draft_id == draft_id)
+        if version is not None:
+            query = query.where(draft_edits.c.version == version)
+        query = query.order_by(draft_edits.c.version.desc() if latest else draft_edits.c.version)
+        if latest:
+            query = query.limit(1)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [
+            {"version": r.version, "edits_json": r.edits_json, "actor": r.actor, "note": r.note, "at": _aware(r.at)}
+            for r in rows
+        ]
+
+    def latest_draft_edits(self, draft_id: str) -> dict[str, Any] | None:
+        rows = self._edits_rows(draft_id, latest=True)
+        return rows[0] if rows else None
+
+    def draft_edits_version(self, draft_id: str, version: int) -> dict[str, Any] | None:
+        rows = self._edits_rows(draft_id, version=version)
+        return rows[0] if rows else None
+
+    def draft_edits_rows(self, draft_id: str) -> list[dict[str, Any]]:
+        return self._edits_rows(draft_id)
 
     def draft_events(self, draft_id: str) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:

@@ -64,21 +64,25 @@ def _date_arg(value: str) -> date:
 
 
 def cmd_run(args) -> int:
-    from newsletter.pipeline import resolve_dates
     from newsletter.collect.sources import load_sources
+    from newsletter.pipeline import check_month_open, resolve_dates
 
     try:
-        resolve_dates(args.month, args.today)
+        first, _ = resolve_dates(args.month, args.today)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     load_sources(args.sources)  # fail fast, before Prefect starts, on a broken file
+    # A month whose draft is approved or sent is refused before Prefect starts.
+    check_month_open(_store(_settings()), first, new_draft=args.new_draft)
     # Prefect is imported here only: the other commands never pay for it.
     repo_root = Path(__file__).resolve().parents[3]
     if str(repo_root) not in sys.path:
         sys.path.insert(0, str(repo_root))
     from flows.monthly import monthly_newsletter
 
-    draft_id = monthly_newsletter(sources=str(Path(args.sources).resolve()), month=args.month, today=args.today)
+    draft_id = monthly_newsletter(
+        sources=str(Path(args.sources).resolve()), month=args.month, today=args.today, new_draft=args.new_draft
+    )
     sys.stdout.flush()
     print(draft_id)
     return 0
@@ -307,6 +311,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sources", default=_default_sources(), help="sources YAML file")
     p.add_argument("--month", help="issue month, YYYY-MM (default: this month)")
     p.add_argument("--today", help="the day the issue is prepared, YYYY-MM-DD (default: today)")
+    p.add_argument(
+        "--new-draft",
+        action="store_true",
+        help="make a new draft even if the month already has one (default: update its pending draft in place)",
+    )
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("collect", help="collect and normalise items; JSON Lines on stdout")

@@ -62,7 +62,8 @@ STATUS_LABELS_FR = {
 }
 
 MANIFEST = "manifest.json"
-ISSUE_FILE = "issue.json"
+ISSUE_FILE = "issue.json"  # the issue as rendered: what the run curated, with the officer's edits
+CURATED_FILE = "curated.json"  # what the run curated, before the officer's edits (newsletter.outbox.edits)
 # Files whose content is what subscribers and followers get: hashed at
 # approval, checked again before sending.
 CONTENT_FILES = ("newsletter.html", "newsletter.txt", "social.json")
@@ -74,6 +75,10 @@ class OutboxError(UserError):
 
 class TransitionError(OutboxError):
     pass
+
+
+class MonthLocked(OutboxError):
+    """A new run for a month whose draft is already approved, being sent or sent."""
 
 
 @dataclass
@@ -272,8 +277,12 @@ def edit_draft(
     *,
     actor: str = "cli",
     note: str = "modifié",
+    drop_files: list[str] | tuple[str, ...] = (),
 ) -> Draft:
     """Replace some of a pending draft's files (e.g. after adding an editorial).
+
+    ``drop_files``: files of the draft that the new rendering no longer has
+    (an event removed: its .ics), deleted and forgotten by the manifest.
 
     Only a pending draft can be edited: an approved one must be reopened
     first, so that what is sent is always what was approved (and an approval
@@ -296,6 +305,12 @@ def edit_draft(
             raise OutboxError(f"nom de fichier invalide : {name!r}")
         atomic_write(target, content)
         hashes[name] = sha256_file(target)
+    for name in drop_files:
+        target = draft.path / name
+        if name in files or draft.path.resolve() not in target.resolve().parents:
+            continue
+        target.unlink(missing_ok=True)
+        hashes.pop(name, None)
     manifest.update(manifest_updates or {})
     manifest["files"] = hashes
     manifest["events"] = store.draft_events(draft_id)
