@@ -11,7 +11,8 @@ import pytest
 
 from newsletter.outbox import drafts as outbox
 from newsletter.cli import main
-from newsletter.deliver.messenger import FileMessenger, deliver_draft
+from newsletter.deliver.engine import SendConfig, deliver_draft
+from newsletter.deliver.messenger import FileMessenger
 from newsletter.pipeline import rerender_draft, run_monthly
 from newsletter.samples import build_sample_site
 from newsletter.settings import Settings
@@ -56,8 +57,10 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
     with pytest.raises(outbox.TransitionError, match="seul un brouillon en attente"):
         rerender_draft(settings, store, draft.id, editorial="trop tard")
     mail_dir = tmp_path / "mail"
-    deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir), sender="contact@irev.fr",
-                  recipients=["liste@example.org"], unsubscribe_url="https://www.irev.fr/desinscription?u=1")
+    deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir),
+                  config=SendConfig(sender="contact@irev.fr",
+                                    list_unsubscribe_url="https://www.irev.fr/desinscription?u=1"),
+                  recipients=["liste@example.org"])
     (eml,) = mail_dir.glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     body = msg.get_body(("html",)).get_content()
