@@ -65,7 +65,7 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     body = msg.get_body(("html",)).get_content()
     assert "https://www.irev.fr/desinscription?u=1" in body and "{{unsubscribe_url}}" not in body
-    assert msg["List-Unsubscribe"] == "<https://www.irev.fr/desinscription?u=1>"
+    assert msg["List-Unsubscribe"].startswith("<https://www.irev.fr/desinscription?u=1>, <mailto:contact@irev.fr")
 
     sent_keys = {h.key for h in store.history()}
     assert len(sent_keys) >= len(_issue(draft)["press"])
