@@ -114,6 +114,11 @@ def delivery_env(monkeypatch, controller=None, **extra):
         "NEWSLETTER_UNSUBSCRIBE_MAILTO": "desabonnement@irev.fr",
         "NEWSLETTER_SEND_BACKOFF": "0.01",
     }
+    import os
+
+    outbox_dir = os.environ.get("NEWSLETTER_OUTBOX")
+    if outbox_dir:  # the web archive is published next to the test's outbox, not in the work tree
+        env["NEWSLETTER_ARCHIVE"] = os.path.join(os.path.dirname(outbox_dir), "archive")
     if controller is not None:
         env.update(NEWSLETTER_TRANSPORT="smtp", NEWSLETTER_SMTP_HOST=controller.hostname,
                    NEWSLETTER_SMTP_PORT=str(controller.port))
