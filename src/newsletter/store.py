@@ -336,3 +336,25 @@ send_log = Table(
     Column("sent_at", DateTime(timezone=True)),
     UniqueConstraint("draft_id", "email", name="uq_send_log_draft_email"),
 )
+
+# SQLite: write-ahead log and synchronous=NORMAL, so that the send log's
+# commit around each message costs microseconds instead of an fsync (a commit
+# survives the process being killed; only an OS crash may lose the last ones).
+# Readers (the review page, the unsubscribe page) no longer wait for a sender.
+from sqlalchemy import event as _event  # noqa: E402
+
+
+@_event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - trivial
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.DatabaseError:
+            pass  # e.g. an in-memory database
+        finally:
+            cursor.close()
