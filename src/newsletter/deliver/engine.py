@@ -34,7 +34,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from sqlalchemy import and_, func, insert, literal, select, update
+from sqlalchemy import bindparam, func, insert, literal, select, update
 
 from newsletter.deliver import subscribers as subs
 from newsletter.deliver.compose import DKIMSigner, MessageTemplate, Recipient
@@ -297,6 +297,18 @@ class _Run:
         self.messenger, self.config, self.lease, self.limiter = messenger, config, lease, limiter
         self.progress, self.totals = progress, totals
         self.secret = config.secret_key
+        self.sender_address = config.sender_address
+        # statements built once (SQLAlchemy then reuses their compiled form)
+        self._q_subscriber = select(subscribers.c.status, subscribers.c.name).where(
+            subscribers.c.id == bindparam("p_sid"))
+        self._u_claim = (
+            update(send_log).where(send_log.c.id == bindparam("p_rid"), send_log.c.status == QUEUED)
+            .values(status=SENDING, attempts=send_log.c.attempts + 1, message_id=bindparam("p_mid"),
+                    updated_at=bindparam("p_now"))
+        )
+        self._u_finish = update(send_log).where(send_log.c.id == bindparam("p_rid")).values(
+            status=bindparam("p_status"), updated_at=bindparam("p_now"), error=bindparam("p_error"),
+            sent_at=bindparam("p_sent_at"))
         self.stop = threading.Event()
         self.error: BaseException | None = None
         self._lock = threading.Lock()
@@ -313,10 +325,7 @@ class _Run:
         now = utcnow()
         name = None
         if row.subscriber_id is not None:
-            sub = conn.execute(
-                select(subscribers.c.status, subscribers.c.name, subscribers.c.email)
-                .where(subscribers.c.id == row.subscriber_id)
-            ).first()
+            sub = conn.execute(self._q_subscriber, {"p_sid": row.subscriber_id}).first()
             if sub is None or sub.status != subs.ACTIVE:
                 conn.execute(
                     update(send_log).where(send_log.c.id == row.id, send_log.c.status == QUEUED)
@@ -325,10 +334,7 @@ class _Run:
                 )
                 return None
             name = sub.name
-        res = conn.execute(
-            update(send_log).where(send_log.c.id == row.id, send_log.c.status == QUEUED)
-            .values(status=SENDING, attempts=send_log.c.attempts + 1, message_id=message_id, updated_at=now)
-        )
+        res = conn.execute(self._u_claim, {"p_rid": row.id, "p_mid": message_id, "p_now": now})
         if res.rowcount != 1:
             return None
         token = make_token(self.secret, row.subscriber_id, row.email) if self.template.personal else None
@@ -336,10 +342,8 @@ class _Run:
 
     def _finish(self, conn, row_id: int, status: str, error: str | None = None) -> None:
         now = utcnow()
-        values: dict[str, Any] = {"status": status, "updated_at": now, "error": error}
-        if status == SENT:
-            values["sent_at"] = now
-        conn.execute(update(send_log).where(send_log.c.id == row_id).values(**values))
+        conn.execute(self._u_finish, {"p_rid": row_id, "p_status": status, "p_now": now, "p_error": error,
+                                      "p_sent_at": now if status == SENT else None})
 
     def _bounce(self, row, error: str) -> None:
         if row.subscriber_id is None:
@@ -412,7 +416,7 @@ class _Run:
         attempts = max(1, self.config.retries)
         for attempt in range(attempts):
             try:
-                messenger.deliver(self.config.sender_address, recipient.email, message)
+                messenger.deliver(self.sender_address, recipient.email, message)
                 return (row.id, SENT, None)
             except PermanentError as exc:
                 return (row.id, FAILED, str(exc))
