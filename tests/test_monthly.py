@@ -11,7 +11,8 @@ import pytest
 
 from newsletter.outbox import drafts as outbox
 from newsletter.cli import main
-from newsletter.deliver.messenger import FileMessenger, deliver_draft
+from newsletter.deliver.engine import SendConfig, deliver_draft
+from newsletter.deliver.messenger import FileMessenger
 from newsletter.pipeline import rerender_draft, run_monthly
 from newsletter.samples import build_sample_site
 from newsletter.settings import Settings
@@ -59,13 +60,15 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
     assert "repassé en attente" in reopened.manifest["events"][-2]["note"]
     outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
     mail_dir = tmp_path / "mail"
-    deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir), sender="contact@irev.fr",
-                  recipients=["liste@example.org"], unsubscribe_url="https://www.irev.fr/desinscription?u=1")
+    deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir),
+                  config=SendConfig(sender="contact@irev.fr",
+                                    list_unsubscribe_url="https://www.irev.fr/desinscription?u=1"),
+                  recipients=["liste@example.org"])
     (eml,) = mail_dir.glob("*.eml")
     msg = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
     body = msg.get_body(("html",)).get_content()
     assert "https://www.irev.fr/desinscription?u=1" in body and "{{unsubscribe_url}}" not in body
-    assert msg["List-Unsubscribe"] == "<https://www.irev.fr/desinscription?u=1>"
+    assert msg["List-Unsubscribe"].startswith("<https://www.irev.fr/desinscription?u=1>, <mailto:contact@irev.fr")
 
     sent_keys = {h.key for h in store.history()}
     assert len(sent_keys) >= len(_issue(draft)["press"])

@@ -26,6 +26,25 @@ class Settings:
     failure_threshold: int
     archive: Path
     unsubscribe_url: str | None
+    # -- delivery (issue 10) --
+    public_url: str | None = None
+    secret_key: str | None = None
+    list_id: str | None = None
+    unsubscribe_mailto: str | None = None
+    unsubscribe_max_age_days: int = 730
+    smtp_security: str | None = None
+    smtp_ca_file: str | None = None
+    smtp_timeout: float = 30.0
+    smtp_connections: int = 1
+    send_rate: float = 0.0
+    send_hourly_limit: int = 0
+    send_retries: int = 3
+    send_backoff: float = 2.0
+    bounce_threshold: int = 2
+    send_lease_seconds: float = 120.0
+    dkim_key_file: str | None = None
+    dkim_selector: str | None = None
+    dkim_domain: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -39,6 +58,17 @@ class Settings:
             smtp_port = int(env.get("NEWSLETTER_SMTP_PORT") or 25)
             max_workers = int(env.get("NEWSLETTER_MAX_WORKERS") or 16)
             failure_threshold = int(env.get("NEWSLETTER_FAILURE_THRESHOLD") or 3)
+            delivery_numbers = dict(
+                unsubscribe_max_age_days=int(env.get("NEWSLETTER_UNSUBSCRIBE_MAX_AGE_DAYS") or 730),
+                smtp_timeout=float(env.get("NEWSLETTER_SMTP_TIMEOUT") or 30),
+                smtp_connections=max(1, int(env.get("NEWSLETTER_SMTP_CONNECTIONS") or 1)),
+                send_rate=float(env.get("NEWSLETTER_SEND_RATE") or 0),
+                send_hourly_limit=int(env.get("NEWSLETTER_SEND_HOURLY_LIMIT") or 0),
+                send_retries=max(1, int(env.get("NEWSLETTER_SEND_RETRIES") or 3)),
+                send_backoff=float(env.get("NEWSLETTER_SEND_BACKOFF") or 2),
+                bounce_threshold=max(1, int(env.get("NEWSLETTER_BOUNCE_THRESHOLD") or 2)),
+                send_lease_seconds=float(env.get("NEWSLETTER_SEND_LEASE_SECONDS") or 120),
+            )
         except ValueError as exc:
             raise ValueError(f"invalid number in NEWSLETTER_* settings: {exc}") from None
         return cls(
@@ -52,9 +82,19 @@ class Settings:
             smtp_password=env.get("NEWSLETTER_SMTP_PASSWORD") or None,
             smtp_starttls=(env.get("NEWSLETTER_SMTP_STARTTLS") or "").lower() in ("1", "true", "yes"),
             mail_from=env.get("NEWSLETTER_MAIL_FROM") or "IREV <contact@irev.fr>",
-            mail_to=[a.strip() for a in (env.get("NEWSLETTER_MAIL_TO") or "abonnes@example.org").split(",") if a.strip()],
+            mail_to=[a.strip() for a in (env.get("NEWSLETTER_MAIL_TO") or "").split(",") if a.strip()],
             max_workers=max_workers,
             failure_threshold=failure_threshold,
             archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
             unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
+            public_url=env.get("NEWSLETTER_PUBLIC_URL") or None,
+            secret_key=env.get("NEWSLETTER_SECRET_KEY") or None,
+            list_id=env.get("NEWSLETTER_LIST_ID") or None,
+            unsubscribe_mailto=env.get("NEWSLETTER_UNSUBSCRIBE_MAILTO") or None,
+            smtp_security=(env.get("NEWSLETTER_SMTP_SECURITY") or "").strip().lower() or None,
+            smtp_ca_file=env.get("NEWSLETTER_SMTP_CA_FILE") or None,
+            dkim_key_file=env.get("NEWSLETTER_DKIM_KEY_FILE") or None,
+            dkim_selector=env.get("NEWSLETTER_DKIM_SELECTOR") or None,
+            dkim_domain=env.get("NEWSLETTER_DKIM_DOMAIN") or None,
+            **delivery_numbers,
         )

@@ -330,3 +330,98 @@ class Store:
             )
             for r in rows
         ]
+
+
+# -- delivery tables --
+# Subscribers, the per-recipient send log and the send lease of a draft
+# (issue 10). Functions using them live in newsletter.deliver (subscribers.py,
+# sendlog.py); a subscriber's status changes only through
+# newsletter.deliver.subscribers.change_status.
+
+from sqlalchemy import ForeignKey, UniqueConstraint  # noqa: E402
+
+subscribers = Table(
+    "subscribers",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False),
+    # lower-cased address: the unique key (mailbox providers compare case-insensitively)
+    Column("email_key", String(320), nullable=False, unique=True),
+    Column("name", Text),
+    Column("status", String(16), nullable=False),  # active, unsubscribed, bounced, complained
+    Column("consent_source", Text),
+    Column("consent_at", DateTime(timezone=True)),
+    Column("lists", Text),  # comma-separated list/segment names, or NULL
+    Column("bounce_count", Integer, nullable=False, default=0),
+    Column("last_error", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+)
+
+subscriber_events = Table(
+    "subscriber_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id"), nullable=False, index=True),
+    Column("from_status", String(16)),
+    Column("to_status", String(16), nullable=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200)),
+    Column("note", Text),
+)
+
+# One row per draft being (or having been) sent: the lease that keeps two live
+# senders apart (holder + expiry, taken and renewed by compare-and-set) and
+# when the recipients were snapshotted into send_log.
+send_runs = Table(
+    "send_runs",
+    metadata,
+    Column("draft_id", String(64), primary_key=True),
+    Column("holder", String(200)),
+    Column("lease_expires_at", DateTime(timezone=True)),
+    Column("lease_version", Integer, nullable=False, default=0),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("snapshot_at", DateTime(timezone=True)),
+    Column("finished_at", DateTime(timezone=True)),
+)
+
+# The per-recipient send log: queued -> sending -> sent | failed | deferred |
+# skipped; a row found in "sending" by the next sender was in flight when the
+# previous one died: it becomes "uncertain" and is only mailed again on request.
+send_log = Table(
+    "send_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", String(64), nullable=False, index=True),
+    Column("subscriber_id", Integer, ForeignKey("subscribers.id")),  # NULL: a list address (NEWSLETTER_MAIL_TO)
+    Column("email", String(320), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("message_id", String(300)),
+    Column("error", Text),
+    Column("updated_at", DateTime(timezone=True), nullable=False),
+    Column("sent_at", DateTime(timezone=True)),
+    UniqueConstraint("draft_id", "email", name="uq_send_log_draft_email"),
+)
+
+# SQLite: write-ahead log and synchronous=NORMAL, so that the send log's
+# commit around each message costs microseconds instead of an fsync (a commit
+# survives the process being killed; only an OS crash may lose the last ones).
+# Readers (the review page, the unsubscribe page) no longer wait for a sender.
+from sqlalchemy import event as _event  # noqa: E402
+
+
+@_event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - trivial
+    import sqlite3
+
+    if isinstance(dbapi_connection, sqlite3.Connection):
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=10000")
+        except sqlite3.DatabaseError:
+            pass  # e.g. an in-memory database
+        finally:
+            cursor.close()

@@ -268,31 +268,67 @@ def cmd_outbox_edit(args) -> int:
 
 
 def cmd_outbox_send(args) -> int:
-    from newsletter.deliver.messenger import DeliveryError, deliver_draft, messenger_from_settings
+    from newsletter.deliver.engine import send_draft
+    from newsletter.deliver.messenger import DeliveryError
     from newsletter.pipeline import publish_draft_web
 
     settings, store = _outbox_context()
+    progress, bar = _send_progress()
     try:
-        draft = deliver_draft(
-            settings.outbox,
+        result = send_draft(
+            settings,
             store,
             args.id,
-            messenger_from_settings(settings),
-            sender=settings.mail_from,
-            recipients=settings.mail_to,
             actor=args.actor,
-            unsubscribe_url=settings.unsubscribe_url,
+            resend_uncertain=args.resend_uncertain,
             publish=lambda d: publish_draft_web(d, settings.archive),
+            progress=progress,
         )
     except DeliveryError as exc:
         raise CommandError(f"envoi du brouillon {args.id} impossible : {exc}") from None
-    where = (draft.manifest.get("events") or [{}])[-1].get("note") or ""
-    print(f"Brouillon {draft.id} envoyé ({where}).")
-    if draft.manifest.get("published"):
-        print(f"Version en ligne publiée : {draft.manifest['published']}")
-    if draft.manifest.get("publish_error"):
-        print(f"Attention : la version en ligne n'a pas pu être publiée ({draft.manifest['publish_error']})")
+    finally:
+        if bar is not None:
+            bar.stop()
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    from newsletter.outbox.drafts import STATUS_LABELS_FR
+
+    print(f"Brouillon {result.draft_id} : {STATUS_LABELS_FR.get(result.status, result.status)} ({result.where}).")
+    print(f"Envoyés : {result.sent}, ignorés : {result.skipped}, en échec : {result.failed + result.deferred},"
+          f" incertains : {result.uncertain} (sur {result.total}).")
+    for address, error in result.failed_addresses:
+        print(f"  échec : {address} — {error}")
+    if result.uncertain_addresses:
+        print("Incertains (le message était en cours d'envoi lors d'une interruption : le serveur l'a peut-être reçu) :")
+        for address in result.uncertain_addresses:
+            print(f"  incertain : {address}")
+        print(f"Pour le leur envoyer (au risque d'un doublon) : newsletter outbox send {result.draft_id} --resend-uncertain")
+    if result.deferred:
+        print(f"{result.deferred} message(s) différé(s) : relancez « newsletter outbox send {result.draft_id} ».")
     return 0
+
+
+def _send_progress():
+    """A progress bar on the terminal (rich), nothing when stderr is not a terminal."""
+    if not sys.stderr.isatty():
+        return None, None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    bar = Progress(
+        TextColumn("Envoi"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[detail]}"),
+        TimeRemainingColumn(), console=Console(stderr=True), transient=False,
+    )
+    task = bar.add_task("envoi", total=None, detail="")
+    bar.start()
+
+    def progress(totals: dict) -> None:
+        done = sum(totals.get(k, 0) for k in ("sent", "skipped", "failed", "deferred", "uncertain"))
+        bar.update(task, total=totals.get("total"), completed=done,
+                   detail=f"{totals.get('failed', 0) + totals.get('deferred', 0)} échec(s)")
+
+    return progress, bar
 
 
 # -- parser --------------------------------------------------------------------
@@ -357,6 +393,10 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
         if name in ("reject", "reopen", "approve"):
             q.add_argument("--note", help="a note kept in the draft's history")
+        if name == "send":
+            q.add_argument("--resend-uncertain", action="store_true",
+                           help="also mail the recipients left uncertain by an interrupted send")
+            q.add_argument("--json", action="store_true", help="print the summary as JSON")
         q.set_defaults(func=func)
     q = osub.add_parser("edit", help="re-render a pending draft with an editorial and/or chosen featured items")
     q.add_argument("id")
@@ -376,6 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own module under newsletter/cli/: each
 # module has ``register(subparsers)`` adding its commands (one line each here).
 COMMAND_MODULES: tuple[str, ...] = (
+    "newsletter.cli.subscribers",
 )
 
 

@@ -1,34 +1,64 @@
-"""Delivery of an approved draft: one ``send()`` over several transports.
+"""Transports ("messengers", listmonk's word): file (.eml) and SMTP.
 
-A ``Messenger`` (listmonk's word) takes a ready ``EmailMessage``. Two ship:
+Two calls:
 
-- ``FileMessenger`` writes each message as an ``.eml`` file (the default:
-  nothing to start, and the operator can open the result in any mail client);
-- ``SMTPMessenger`` talks to a real SMTP server (STARTTLS and login optional).
+- ``deliver(sender, recipient, message)`` sends one prepared
+  :class:`~newsletter.deliver.compose.RenderedMessage` to one recipient over a
+  reused connection, and says precisely how it failed:
+  :class:`TransientError` (4xx, connection lost before the end of the data:
+  safe to retry), :class:`PermanentError` (5xx for this recipient),
+  :class:`UncertainError` (connection lost after the end of the data: the
+  server may hold the message, so it is not retried silently) and
+  :class:`FatalError` (TLS, login, sender refused: stop the whole run);
+- ``send(EmailMessage)`` sends one ready message as is (a proof, an
+  operator's alert) and returns a short French description of where it went.
 
-:func:`deliver_draft` is the only caller of the status transitions around a
-send: approved → sending → sent (or failed), and it records the sent items in
-the history so that the next issue does not repeat them.
+SMTP security: STARTTLS or implicit TLS (port 465) with certificate and host
+name verification (``ssl.create_default_context()``); a login is refused over
+an unencrypted connection except to localhost.
 """
 
 from __future__ import annotations
 
-from newsletter.errors import UserError
-
+import re
 import smtplib
+import ssl
+import threading
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid
-from html import escape as html_escape
+from email.utils import make_msgid
 from pathlib import Path
-from typing import Callable, Protocol
+from typing import Protocol
 
-from newsletter.outbox import drafts as outbox
+from newsletter.errors import UserError
 from newsletter.files import atomic_write
 from newsletter.settings import Settings
-from newsletter.store import Store, utcnow
+
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
 
 
 class DeliveryError(UserError):
+    pass
+
+
+class DeliveryConnectionError(DeliveryError):
+    """The server could not be reached or kept dropping the connection (worth retrying the run later)."""
+
+
+class FatalError(DeliveryError):
+    pass
+
+
+class TransientError(DeliveryError):
+    def __init__(self, message: str, *, connection: bool = False):
+        super().__init__(message)
+        self.connection = connection
+
+
+class PermanentError(DeliveryError):
+    pass
+
+
+class UncertainError(DeliveryError):
     pass
 
 
@@ -36,10 +66,25 @@ class Messenger(Protocol):
     name: str
 
     def send(self, message: EmailMessage) -> str:
-        """Deliver ``message``; return a short French description of where it went."""
+        """Deliver ``message`` as is; return a short French description of where it went."""
+
+    def deliver(self, sender: str, recipient: str, message) -> None:
+        """Deliver one prepared message to one recipient (raises the errors above)."""
+
+    def clone(self) -> "Messenger":
+        """Another messenger with the same settings and its own connection."""
+
+    def close(self) -> None: ...
+
+    def describe(self) -> str: ...
+
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9@._+-]")
 
 
 class FileMessenger:
+    """Writes each message as an ``.eml`` file (one per recipient, named after the address)."""
+
     name = "file"
 
     def __init__(self, directory: Path):
@@ -50,6 +95,25 @@ class FileMessenger:
         path = self.directory / f"{msgid}.eml"
         atomic_write(path, message.as_bytes())
         return f"fichier {path}"
+
+    def deliver(self, sender: str, recipient: str, message) -> None:
+        try:
+            atomic_write(self.directory / f"{_UNSAFE.sub('_', recipient)}.eml", message.data)
+        except OSError as exc:
+            raise FatalError(f"écriture dans {self.directory} impossible : {exc}") from exc
+
+    def clone(self) -> "FileMessenger":
+        return self
+
+    def close(self) -> None:
+        pass
+
+    def describe(self) -> str:
+        return f"fichiers .eml dans {self.directory}"
+
+
+def _code(exc: smtplib.SMTPResponseException) -> int:
+    return getattr(exc, "smtp_code", 0) or 0
 
 
 class SMTPMessenger:
@@ -63,28 +127,176 @@ class SMTPMessenger:
         user: str | None = None,
         password: str | None = None,
         starttls: bool = False,
+        security: str | None = None,
         timeout: float = 30.0,
+        ca_file: str | None = None,
+        ssl_context: ssl.SSLContext | None = None,
     ):
+        """``security``: ``starttls``, ``tls`` (implicit, port 465) or ``none``.
+
+        Default: ``tls`` on port 465, ``starttls`` when ``starttls`` is true,
+        else ``none``.
+        """
         self.host, self.port = host, port
         self.user, self.password = user, password
-        self.starttls, self.timeout = starttls, timeout
+        if security is None:
+            security = "tls" if port == 465 else ("starttls" if starttls else "none")
+        if security not in ("starttls", "tls", "none"):
+            raise DeliveryError(f"sécurité SMTP inconnue : {security!r} (starttls, tls ou none)")
+        self.security, self.timeout = security, timeout
+        self.ca_file = ca_file
+        self._context = ssl_context
+        self._smtp: smtplib.SMTP | None = None
+        self._lock = threading.Lock()
 
-    def send(self, message: EmailMessage) -> str:
-        try:
-            with smtplib.SMTP(self.host, self.port, timeout=self.timeout) as smtp:
-                if self.starttls:
-                    smtp.starttls()
-                if self.user:
-                    smtp.login(self.user, self.password or "")
-                refused = smtp.send_message(message)
-        except (OSError, smtplib.SMTPException) as exc:
-            raise DeliveryError(f"serveur SMTP {self.host}:{self.port} : {exc}") from exc
-        if refused:
-            raise DeliveryError(f"destinataires refusés par {self.host}:{self.port} : {', '.join(refused)}")
+    def describe(self) -> str:
         return f"serveur SMTP {self.host}:{self.port}"
 
+    def clone(self) -> "SMTPMessenger":
+        return SMTPMessenger(
+            self.host, self.port, user=self.user, password=self.password, security=self.security,
+            timeout=self.timeout, ca_file=self.ca_file, ssl_context=self._context,
+        )
 
-def messenger_from_settings(settings: Settings) -> Messenger:
+    def _ssl_context(self) -> ssl.SSLContext:
+        if self._context is None:
+            self._context = ssl.create_default_context(cafile=self.ca_file)
+        return self._context
+
+    def _open(self) -> smtplib.SMTP:
+        where = self.describe()
+        if self.user and self.security == "none" and self.host not in LOCAL_HOSTS:
+            raise FatalError(
+                f"{where} : identifiant SMTP refusé sur une connexion non chiffrée ;"
+                " utilisez NEWSLETTER_SMTP_SECURITY=starttls ou tls"
+            )
+        try:
+            if self.security == "tls":
+                smtp = smtplib.SMTP_SSL(self.host, self.port, timeout=self.timeout, context=self._ssl_context())
+            else:
+                smtp = smtplib.SMTP(self.host, self.port, timeout=self.timeout)
+            try:
+                smtp.ehlo()
+                if self.security == "starttls":
+                    smtp.starttls(context=self._ssl_context())
+                    smtp.ehlo()
+                if self.user:
+                    smtp.login(self.user, self.password or "")
+            except BaseException:
+                smtp.close()
+                raise
+        except ssl.SSLCertVerificationError as exc:
+            raise FatalError(f"{where} : certificat TLS refusé ({exc.verify_message}) ; rien n'a été envoyé") from exc
+        except ssl.SSLError as exc:
+            raise FatalError(f"{where} : échec de la négociation TLS ({exc})") from exc
+        except smtplib.SMTPNotSupportedError as exc:
+            raise FatalError(f"{where} : le serveur ne propose pas STARTTLS ({exc})") from exc
+        except smtplib.SMTPAuthenticationError as exc:
+            raise FatalError(f"{where} : identifiant ou mot de passe refusé ({_code(exc)})") from exc
+        except smtplib.SMTPResponseException as exc:
+            if 400 <= _code(exc) < 500:
+                raise TransientError(f"{where} : {exc}", connection=True) from exc
+            raise FatalError(f"{where} : {exc}") from exc
+        except (OSError, smtplib.SMTPException) as exc:
+            raise TransientError(f"{where} : connexion impossible ({exc})", connection=True) from exc
+        return smtp
+
+    def close(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()  # after the last 250: a failing QUIT changes nothing
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.close()
+            except OSError:
+                pass
+
+    def deliver(self, sender: str, recipient: str, message) -> None:
+        if self._smtp is None:
+            self._smtp = self._open()
+        smtp = self._smtp
+        where = self.describe()
+        # Before the end of the data the server holds nothing: any failure is safe to retry.
+        try:
+            code, resp = smtp.mail(sender)
+            if code != 250:
+                self._reset(code)
+                if 400 <= code < 500:
+                    raise TransientError(f"{where} : expéditeur différé ({code} {resp!r})", connection=code == 421)
+                raise FatalError(f"{where} : expéditeur {sender} refusé ({code} {resp.decode(errors='replace')})")
+            code, resp = smtp.rcpt(recipient)
+            if code not in (250, 251):
+                self._reset(code)
+                text = f"{code} {resp.decode(errors='replace')}"
+                if 400 <= code < 500:
+                    raise TransientError(f"{recipient} : différé par le serveur ({text})", connection=code == 421)
+                raise PermanentError(f"{recipient} : refusé par le serveur ({text})")
+            smtp.putcmd("data")
+            code, resp = smtp.getreply()
+            if code != 354:
+                self._reset(code)
+                text = f"{code} {resp.decode(errors='replace')}"
+                if 400 <= code < 500:
+                    raise TransientError(f"{recipient} : DATA différé ({text})", connection=code == 421)
+                raise PermanentError(f"{recipient} : DATA refusé ({text})")
+            smtp.send(message.smtp_data + b".\r\n")
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise TransientError(f"{where} : connexion perdue ({exc})", connection=True) from exc
+        # The data is out: from here a lost connection leaves the recipient in doubt.
+        try:
+            code, resp = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as exc:
+            self._drop()
+            raise UncertainError(
+                f"{recipient} : connexion perdue après l'envoi du message, le serveur l'a peut-être accepté ({exc})"
+            ) from exc
+        if code == 250:
+            return
+        text = f"{code} {resp.decode(errors='replace')}"
+        if code == 421:
+            self._drop()
+        if 400 <= code < 500:
+            raise TransientError(f"{recipient} : message différé ({text})", connection=code == 421)
+        raise PermanentError(f"{recipient} : message refusé ({text})")
+
+    def _reset(self, code: int) -> None:
+        if code == 421:
+            self._drop()
+            return
+        try:
+            self._smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self._drop()
+
+    def send(self, message: EmailMessage) -> str:
+        with self._lock:
+            try:
+                smtp = self._open()
+            except (TransientError, FatalError) as exc:
+                raise DeliveryError(str(exc)) from exc
+            try:
+                refused = smtp.send_message(message)
+            except (OSError, smtplib.SMTPException) as exc:
+                raise DeliveryError(f"{self.describe()} : {exc}") from exc
+            finally:
+                try:
+                    smtp.quit()
+                except (OSError, smtplib.SMTPException):
+                    smtp.close()
+        if refused:
+            raise DeliveryError(f"destinataires refusés par {self.host}:{self.port} : {', '.join(refused)}")
+        return self.describe()
+
+
+def messenger_from_settings(settings: Settings, *, directory: Path | None = None) -> Messenger:
+    """The configured transport. ``directory``: where the file transport writes (default NEWSLETTER_MAIL_DIR)."""
     if settings.transport == "smtp":
         return SMTPMessenger(
             settings.smtp_host,
@@ -92,79 +304,8 @@ def messenger_from_settings(settings: Settings) -> Messenger:
             user=settings.smtp_user,
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
+            security=settings.smtp_security,
+            timeout=settings.smtp_timeout,
+            ca_file=settings.smtp_ca_file,
         )
-    return FileMessenger(settings.mail_dir)
-
-
-def build_message(
-    draft: outbox.Draft, *, sender: str, recipients: list[str], unsubscribe_url: str | None = None
-) -> EmailMessage:
-    """The newsletter email: plain text and HTML alternatives, French subject.
-
-    The branding's unsubscribe placeholder is replaced by ``unsubscribe_url``
-    when one is given (sending through plain SMTP); otherwise it is left for
-    the mailing service to fill in.
-    """
-    manifest = draft.manifest
-    text = draft.file("newsletter.txt").read_text(encoding="utf-8")
-    html = draft.file("newsletter.html").read_text(encoding="utf-8")
-    placeholder = manifest.get("unsubscribe")
-    unsubscribe = placeholder
-    if unsubscribe_url:
-        if placeholder:
-            text = text.replace(placeholder, unsubscribe_url)
-            html = html.replace(placeholder, html_escape(unsubscribe_url))
-        unsubscribe = unsubscribe_url
-    msg = EmailMessage()
-    msg["Subject"] = manifest.get("subject") or f"Lettre d'information – {manifest.get('month', '')}"
-    msg["From"] = sender
-    msg["To"] = ", ".join(recipients)
-    msg["Date"] = format_datetime(utcnow())
-    domain = sender.rsplit("@", 1)[-1].strip(">") if "@" in sender else None
-    msg["Message-ID"] = make_msgid(idstring=draft.id, domain=domain)
-    if unsubscribe and unsubscribe.startswith(("http://", "https://", "mailto:")):
-        msg["List-Unsubscribe"] = f"<{unsubscribe}>"
-    msg.set_content(text)
-    msg.add_alternative(html, subtype="html")
-    return msg
-
-
-def deliver_draft(
-    outbox_dir: Path,
-    store: Store,
-    draft_id: str,
-    messenger: Messenger,
-    *,
-    sender: str,
-    recipients: list[str],
-    actor: str = "cli",
-    unsubscribe_url: str | None = None,
-    publish: Callable[[outbox.Draft], object] | None = None,
-) -> outbox.Draft:
-    """Send an approved draft. Status: approved → sending → sent, or failed.
-
-    ``publish`` (e.g. the web archive) runs once the draft is sent; its
-    failure is recorded in the draft's history but does not undo the send.
-    """
-    if not recipients:
-        raise DeliveryError("aucun destinataire (NEWSLETTER_MAIL_TO est vide)")
-    draft = outbox.transition(outbox_dir, store, draft_id, outbox.SENDING, actor=actor)
-    try:
-        issue = draft.issue()  # read before anything goes out: the history needs it after
-        message = build_message(draft, sender=sender, recipients=recipients, unsubscribe_url=unsubscribe_url)
-        where = messenger.send(message)
-    except Exception as exc:  # any failure leaves the draft in "failed", ready to retry
-        outbox.transition(outbox_dir, store, draft_id, outbox.FAILED, actor=actor, note=str(exc))
-        if isinstance(exc, DeliveryError):
-            raise
-        raise DeliveryError(str(exc)) from exc
-    if issue is not None:
-        store.record_sent(draft_id, issue.all_items())
-    sent = outbox.transition(outbox_dir, store, draft_id, outbox.SENT, actor=actor, note=where)
-    if publish is not None:
-        try:
-            page = publish(sent)
-            sent.manifest["published"] = str(page)
-        except Exception as exc:  # the mail is gone: report, never undo
-            sent.manifest["publish_error"] = str(exc)
-    return sent
+    return FileMessenger(directory or settings.mail_dir)

@@ -316,3 +316,124 @@ def edit_draft(
     manifest["events"] = store.draft_events(draft_id)
     atomic_write(draft.path / MANIFEST, _dump(manifest))
     return Draft(id=draft_id, path=draft.path, manifest=manifest)
+
+
+# -- send lease --------------------------------------------------------------
+# Sending a draft is guarded twice: its status (approved/failed → sending, by
+# transition() above) and a lease in the database that only one live sender
+# holds (holder + expiry, taken and renewed by compare-and-set on a version).
+# A lease whose holder is dead (same host, process gone) or expired can be
+# taken over: that is how `newsletter outbox send ID` resumes a draft left in
+# "sending" by a process that died.
+
+
+class SendInProgress(TransitionError):
+    pass
+
+
+class LeaseLost(TransitionError):
+    pass
+
+
+def new_lease_holder() -> str:
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    import socket
+
+    try:
+        host, pid, _ = holder.rsplit(":", 2)
+        pid_n = int(pid)
+    except ValueError:
+        return False
+    if host != socket.gethostname() or pid_n == os.getpid():
+        return False
+    try:
+        os.kill(pid_n, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def acquire_send_lease(store: Store, draft_id: str, holder: str, ttl_seconds: float) -> None:
+    """Take the send lease of a draft, or raise SendInProgress naming the live holder."""
+    from datetime import timedelta
+
+    from sqlalchemy import insert, select, update
+    from sqlalchemy.exc import IntegrityError
+
+    from newsletter.store import _aware, send_runs
+
+    for _ in range(3):
+        now = utcnow()
+        expires = now + timedelta(seconds=ttl_seconds)
+        with store.engine.begin() as conn:
+            row = conn.execute(select(send_runs).where(send_runs.c.draft_id == draft_id)).first()
+            if row is None:
+                try:
+                    conn.execute(
+                        insert(send_runs).values(
+                            draft_id=draft_id, holder=holder, lease_expires_at=expires, lease_version=1, started_at=now
+                        )
+                    )
+                    return
+                except IntegrityError:
+                    continue
+            free = (
+                row.holder is None
+                or row.holder == holder
+                or (row.lease_expires_at is not None and _aware(row.lease_expires_at) < now)
+                or _holder_is_dead(row.holder)
+            )
+            if not free:
+                until = _aware(row.lease_expires_at)
+                raise SendInProgress(
+                    f"brouillon {draft_id} : un autre envoi est en cours ({row.holder}, bail valable jusqu'à"
+                    f" {until:%H:%M:%S} UTC) ; rien n'a été envoyé par cette commande"
+                )
+            res = conn.execute(
+                update(send_runs)
+                .where(send_runs.c.draft_id == draft_id, send_runs.c.lease_version == row.lease_version)
+                .values(holder=holder, lease_expires_at=expires, lease_version=row.lease_version + 1)
+            )
+            if res.rowcount == 1:
+                return
+    raise SendInProgress(f"brouillon {draft_id} : un autre envoi vient de prendre la main ; rien n'a été envoyé")
+
+
+def renew_send_lease(store: Store, draft_id: str, holder: str, ttl_seconds: float) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from newsletter.store import send_runs
+
+    with store.engine.begin() as conn:
+        res = conn.execute(
+            update(send_runs)
+            .where(send_runs.c.draft_id == draft_id, send_runs.c.holder == holder)
+            .values(
+                lease_expires_at=utcnow() + timedelta(seconds=ttl_seconds),
+                lease_version=send_runs.c.lease_version + 1,
+            )
+        )
+    if res.rowcount != 1:
+        raise LeaseLost(f"brouillon {draft_id} : le bail d'envoi a été repris par un autre processus ; envoi arrêté")
+
+
+def release_send_lease(store: Store, draft_id: str, holder: str) -> None:
+    from sqlalchemy import update
+
+    from newsletter.store import send_runs
+
+    with store.engine.begin() as conn:
+        conn.execute(
+            update(send_runs)
+            .where(send_runs.c.draft_id == draft_id, send_runs.c.holder == holder)
+            .values(holder=None, lease_expires_at=None, lease_version=send_runs.c.lease_version + 1)
+        )
