@@ -155,14 +155,15 @@ def test_a_second_run_once_approved_is_refused_unless_new_draft(ctx, capsys):
 
 
 def test_the_sent_history_records_a_featured_item_once(ctx, tmp_path):
-    from newsletter.deliver.messenger import FileMessenger, deliver_draft
+    from newsletter.deliver.engine import SendConfig, deliver_draft
+    from newsletter.deliver.messenger import FileMessenger
 
     settings, store, draft, _ = ctx
     featured = _issue(draft)["featured"]
     assert featured
     outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
-    deliver_draft(settings.outbox, store, draft.id, FileMessenger(tmp_path / "mail"), sender="contact@irev.fr",
-                  recipients=["liste@example.org"])
+    deliver_draft(settings.outbox, store, draft.id, FileMessenger(tmp_path / "mail"),
+                  config=SendConfig(sender="contact@irev.fr"), recipients=["liste@example.org"])
     keys = [h.key for h in store.history()]
     assert len(keys) == len(set(keys))
     assert len(keys) == len(outbox.load_draft(settings.outbox, draft.id).issue().all_items())
