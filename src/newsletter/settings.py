@@ -26,6 +26,11 @@ class Settings:
     failure_threshold: int
     archive: Path
     unsubscribe_url: str | None
+    # -- pre-send checks (newsletter.outbox.checks) --
+    link_timeout: float = 10.0  # seconds per link (connect and read)
+    link_cache_hours: float = 6.0  # a link that answered is not fetched again for this long
+    spamassassin: str = "spamassassin"  # command; the spam check is skipped when it is not installed
+    spam_threshold: float = 5.0  # SpamAssassin's own default "required" score
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -39,6 +44,9 @@ class Settings:
             smtp_port = int(env.get("NEWSLETTER_SMTP_PORT") or 25)
             max_workers = int(env.get("NEWSLETTER_MAX_WORKERS") or 16)
             failure_threshold = int(env.get("NEWSLETTER_FAILURE_THRESHOLD") or 3)
+            link_timeout = float(env.get("NEWSLETTER_LINK_TIMEOUT") or 10)
+            link_cache_hours = float(env.get("NEWSLETTER_LINK_CACHE_HOURS") or 6)
+            spam_threshold = float(env.get("NEWSLETTER_SPAM_THRESHOLD") or 5)
         except ValueError as exc:
             raise ValueError(f"invalid number in NEWSLETTER_* settings: {exc}") from None
         return cls(
@@ -57,4 +65,8 @@ class Settings:
             failure_threshold=failure_threshold,
             archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
             unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
+            link_timeout=link_timeout,
+            link_cache_hours=link_cache_hours,
+            spamassassin=env.get("NEWSLETTER_SPAMASSASSIN") or "spamassassin",
+            spam_threshold=spam_threshold,
         )
