@@ -52,7 +52,14 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
     with pytest.raises(outbox.OutboxError, match="n'est pas un élément"):
         rerender_draft(settings, store, draft.id, featured=["https://ailleurs.example/x"])
 
-    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    # The sample site answers on 127.0.0.1; the branding's links (irev.fr, social networks)
+    # cannot be reached from the tests: the link check says so, and the officer overrides it.
+    with pytest.raises(outbox.ChecksFailed) as refused:
+        outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    assert [r.name for r in refused.value.report.failed] == ["links"]
+    unreachable = refused.value.report.get("links").culprits
+    assert unreachable and not [u for u in unreachable if u.startswith("http://127.0.0.1")]
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED, override_reason="hors ligne")
     with pytest.raises(outbox.TransitionError, match="seul un brouillon en attente"):
         rerender_draft(settings, store, draft.id, editorial="trop tard")
     mail_dir = tmp_path / "mail"

@@ -89,6 +89,10 @@ class TransitionError(OutboxError):
     pass
 
 
+class PublishError(OutboxError):
+    """The web archive could not be written; recorded in the draft's history, retried by ``outbox publish``."""
+
+
 class ChecksFailed(TransitionError):
     """Pre-send checks failed: approval (or sending) refused. ``report`` is the ChecksReport."""
 
@@ -497,6 +501,27 @@ def transition(
     manifest["events"] = store.draft_events(draft_id)
     atomic_write(draft.path / MANIFEST, _dump(manifest))
     return Draft(id=draft_id, path=draft.path, manifest=manifest)
+
+
+def record_publication(
+    draft: Draft, store: Store, *, actor: str, page: Path | None = None, error: str | None = None
+) -> Draft:
+    """Record in a sent draft's history that its web version was published (``page``) or failed (``error``)."""
+    note = f"version en ligne publiée : {page}" if error is None else f"publication en ligne échouée : {error}"
+    store.compare_and_set_status(draft.id, (SENT,), SENT, actor=actor, note=note)
+    manifest = _read_manifest(draft.path)
+    manifest["status"] = store.draft_status(draft.id) or manifest.get("status")
+    if error is None:
+        manifest["published"] = str(page)
+        manifest.pop("publish_error", None)
+    else:
+        manifest["publish_error"] = error
+    manifest["events"] = store.draft_events(draft.id)
+    atomic_write(draft.path / MANIFEST, _dump(manifest))
+    draft.manifest.update({k: manifest[k] for k in ("published", "publish_error", "events") if k in manifest})
+    if error is None:
+        draft.manifest.pop("publish_error", None)
+    return draft
 
 
 def edit_draft(
