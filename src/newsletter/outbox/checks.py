@@ -252,6 +252,10 @@ HTTP_REASONS_FR = {
     504: "le serveur ne répond pas à temps",
 }
 
+def _secs(value: float) -> str:
+    return f"{value:g}".replace(".", ",")
+
+
 LinkCheckFn = Callable[[list[str]], dict[str, LinkStatus]]
 
 
@@ -360,9 +364,9 @@ class LinkChecker:
             except requests.exceptions.SSLError as exc:
                 return self._dead(url, exc, "injoignable (certificat TLS invalide)", dead)
             except requests.exceptions.ConnectTimeout as exc:
-                return self._dead(url, exc, f"injoignable (pas de connexion en {self.timeout:g} s)", dead)
+                return self._dead(url, exc, f"injoignable (pas de connexion en {_secs(self.timeout)} s)", dead)
             except requests.exceptions.Timeout:
-                return LinkStatus(url, ok=False, error=f"pas de réponse en {self.timeout:g} s")
+                return LinkStatus(url, ok=False, error=f"pas de réponse en {_secs(self.timeout)} s")
             except requests.exceptions.TooManyRedirects:
                 return LinkStatus(url, ok=False, error="trop de redirections (boucle ?)")
             except requests.exceptions.ConnectionError as exc:
@@ -610,17 +614,21 @@ _STYLE_BLOCK = re.compile(r"<style\b.*?</style\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def _find_placeholders(text: str, exempt: set[str]) -> list[tuple[str, int]]:
-    found: list[tuple[str, int]] = []
-    seen_spans: list[tuple[int, int]] = []
+    """(placeholder, offset) found in ``text``; overlapping matches count once (the longest)."""
+    taken: list[tuple[int, int]] = []
     for value in exempt:  # the declared placeholder, and nothing inside it, is fine
-        seen_spans += [(m.start(), m.end()) for m in re.finditer(re.escape(value), text)]
-    for _, pattern in PLACEHOLDERS:
-        for m in pattern.finditer(text):
-            if any(s <= m.start() < e for s, e in seen_spans):
-                continue  # "{{x}}" already reported, not again as "{x}"
-            seen_spans.append((m.start(), m.end()))
-            found.append((m.group(0), m.start()))
-    return sorted(found, key=lambda f: f[1])
+        taken += [(m.start(), m.end()) for m in re.finditer(re.escape(value), text)]
+    matches = sorted(
+        ((m.start(), m.end()) for _, pattern in PLACEHOLDERS for m in pattern.finditer(text)),
+        key=lambda span: (span[0], -(span[1] - span[0])),
+    )
+    found: list[tuple[str, int]] = []
+    for start, end in matches:
+        if any(start < e and s < end for s, e in taken):
+            continue
+        taken.append((start, end))
+        found.append((text[start:end], start))
+    return found
 
 
 def check_placeholders(c: _Content) -> CheckResult:
