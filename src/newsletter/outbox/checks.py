@@ -202,19 +202,20 @@ def cache_get(store: Store, kind: str, keys: Iterable[str], max_age: timedelta) 
 
 
 def cache_put(store: Store, kind: str, entries: dict[str, tuple[bool, dict[str, Any]]]) -> None:
+    """Replace the cached entries of ``kind`` for these keys, in one transaction."""
+    if not entries:
+        return
     now = utcnow()
-    for key, (ok, data) in entries.items():
-        hashed = _cache_key(key)
-        try:
-            with store.engine.begin() as conn:
-                conn.execute(delete(check_cache).where(check_cache.c.kind == kind, check_cache.c.key == hashed))
-                conn.execute(
-                    insert(check_cache).values(
-                        kind=kind, key=hashed, ok=ok, data_json=json.dumps(data, ensure_ascii=False), checked_at=now
-                    )
-                )
-        except IntegrityError:  # another process cached the same key at the same moment
-            continue
+    rows = [
+        {"kind": kind, "key": _cache_key(key), "ok": ok, "data_json": json.dumps(data, ensure_ascii=False), "checked_at": now}
+        for key, (ok, data) in entries.items()
+    ]
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(delete(check_cache).where(check_cache.c.kind == kind, check_cache.c.key.in_([r["key"] for r in rows])))
+            conn.execute(insert(check_cache), rows)
+    except IntegrityError:  # another process cached the same keys at the same moment: theirs will do
+        pass
 
 
 # ---------------------------------------------------------------- links
@@ -556,11 +557,10 @@ def check_empty_sections(c: _Content) -> CheckResult:
     for section in c.soup.select('[class*="nl-section-"]'):
         heading = section.find(["h2", "h1"])
         title = heading.get_text(" ", strip=True) if heading else section.get("class", ["?"])[0]
-        texts = [
-            s for s in section.find_all(string=True)
-            if s.strip() and not (heading and heading in s.parents)
-        ]
-        if not texts and not section.find("img"):
+        rest = section.get_text(" ", strip=True)
+        if heading is not None:
+            rest = rest.replace(heading.get_text(" ", strip=True), "", 1)
+        if not rest.strip() and not section.find("img"):
             problems.append(f"la section « {title} » est vide ({HTML_FILE})")
             culprits.append(f"{HTML_FILE}:{title}")
     for h3 in c.soup.select("h3.nl-h3"):
