@@ -78,6 +78,8 @@ def _isolated_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'newsletter.db'}")
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # SpamAssassin takes seconds per message: only the tests of the spam check turn it on.
+    monkeypatch.setenv("NEWSLETTER_SPAMASSASSIN", "off")
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "90")
 
 

@@ -24,12 +24,14 @@ class Route:
     last_modified: str | None = None
     redirect_to: str | None = None
     handler: Callable[["Request"], tuple[int, dict[str, str], bytes]] | None = None
+    head: bool = False  # answer HEAD requests (headers only) instead of 501
 
 
 @dataclass
 class Request:
     path: str
     headers: dict[str, str]
+    method: str = "GET"
 
 
 class LocalServer:
@@ -47,6 +49,11 @@ class LocalServer:
                 pass
 
             def do_GET(self):  # noqa: N802
+                server._handle(self)
+
+            def do_HEAD(self):  # noqa: N802
+                # Only routes that opt in (head=True, or a handler) answer HEAD; others say 501
+                # like a server that does not implement it.
                 server._handle(self)
 
         class Server(ThreadingHTTPServer):
@@ -96,10 +103,13 @@ class LocalServer:
 
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         path = h.path.split("?", 1)[0]
-        req = Request(path=h.path, headers={k.lower(): v for k, v in h.headers.items()})
+        req = Request(path=h.path, headers={k.lower(): v for k, v in h.headers.items()}, method=h.command)
         with self._lock:
             self.requests.append(req)
         route = self.routes.get(h.path) or self.routes.get(path)
+        if h.command == "HEAD" and not (route is not None and (route.head or route.handler is not None)):
+            self._send(h, 501, {"Content-Type": "text/plain"}, b"")
+            return
         if route is None and self.root is not None:
             rel = path.lstrip("/") or "index.html"
             candidate = (self.root / rel).resolve()
@@ -150,7 +160,7 @@ class LocalServer:
             if status != 304:
                 h.send_header("Content-Length", str(len(body)))
             h.end_headers()
-            if status != 304 and body:
+            if status != 304 and body and h.command != "HEAD":
                 h.wfile.write(body)
         except (BrokenPipeError, ConnectionResetError):
             pass

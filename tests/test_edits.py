@@ -142,7 +142,7 @@ def test_a_second_run_of_the_month_updates_the_pending_draft_and_keeps_the_edits
 
 def test_a_second_run_once_approved_is_refused_unless_new_draft(ctx, capsys):
     settings, store, draft, sources = ctx
-    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED, override_reason="hors ligne")
     code = main(["run", "--sources", str(sources), "--month", f"{MONTH:%Y-%m}", "--today", TODAY.isoformat()])
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2
@@ -161,7 +161,7 @@ def test_the_sent_history_records_a_featured_item_once(ctx, tmp_path):
     settings, store, draft, _ = ctx
     featured = _issue(draft)["featured"]
     assert featured
-    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED, override_reason="hors ligne")
     deliver_draft(settings.outbox, store, draft.id, FileMessenger(tmp_path / "mail"),
                   config=SendConfig(sender="contact@irev.fr"), recipients=["liste@example.org"])
     keys = [h.key for h in store.history()]

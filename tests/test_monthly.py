@@ -53,12 +53,19 @@ def test_run_edit_approve_send_then_next_month_does_not_repeat(site, tmp_path):
     with pytest.raises(outbox.OutboxError, match="n'est pas un élément"):
         rerender_draft(settings, store, draft.id, featured=["https://ailleurs.example/x"])
 
-    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    # The sample site answers on 127.0.0.1; the branding's links (irev.fr, social networks)
+    # cannot be reached from the tests: the link check says so, and the officer overrides it.
+    with pytest.raises(outbox.ChecksFailed) as refused:
+        outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    assert [r.name for r in refused.value.report.failed] == ["links"]
+    unreachable = refused.value.report.get("links").culprits
+    assert unreachable and not [u for u in unreachable if u.startswith("http://127.0.0.1")]
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED, override_reason="hors ligne")
     # an edit after approval sends the draft back to pending: what is sent is what was approved
     reopened = rerender_draft(settings, store, draft.id, editorial="Bonne lecture à toutes et à tous !")
     assert reopened.status == outbox.PENDING
     assert "repassé en attente" in reopened.manifest["events"][-2]["note"]
-    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED)
+    outbox.transition(settings.outbox, store, draft.id, outbox.APPROVED, override_reason="hors ligne")
     mail_dir = tmp_path / "mail"
     deliver_draft(settings.outbox, store, draft.id, FileMessenger(mail_dir),
                   config=SendConfig(sender="contact@irev.fr",

@@ -442,17 +442,69 @@ def _draft_issue(draft) -> Issue:
     return issue
 
 
-def publish_draft_web(draft, archive_dir: Path) -> Path:
-    """Publish a sent draft's issue in the web archive (page, index, RSS feed)."""
-    from newsletter.render.archive import publish_web
-    from newsletter.render.branding import load_branding
-    from newsletter.render.newsletter import render_newsletter
+def publish_draft_web(draft, archive_dir: Path, store: Store | None = None, *, actor: str = "cli") -> Path:
+    """Publish a sent draft in the web archive: the approved ``newsletter.html``, as approved.
 
-    issue = _draft_issue(draft)
-    branding_file = draft.manifest.get("branding_file")
-    branding = load_branding(Path(branding_file) if branding_file else None)
-    rendered = render_newsletter(issue, branding)
-    return publish_web(rendered, issue, branding, Path(archive_dir))
+    Every file it reads (HTML, ``issue.json``, ``ics/*``, the branding copied at
+    approval) is checked against the approval's hashes in the database, so a
+    hand edit after approval or a later branding change never reaches the
+    archive. Success and failure are recorded in the draft's history; a failed
+    publication can be retried (``newsletter outbox publish ID``). Raises
+    :class:`newsletter.outbox.drafts.PublishError` (French) on failure.
+    """
+    from newsletter.models import Issue
+    from newsletter.outbox.drafts import (
+        BRANDING_COPY,
+        ISSUE_FILE,
+        SENT,
+        STATUS_LABELS_FR,
+        PublishError,
+        record_publication,
+        verify_approved,
+    )
+    from newsletter.render.archive import publish_page, web_version
+    from newsletter.render.branding import load_branding
+
+    if store is None:
+        store = Store(Settings.from_env().database_url)
+    status = store.draft_status(draft.id)
+    if status != SENT:
+        raise PublishError(
+            f"brouillon {draft.id} : seule une lettre envoyée est publiée en ligne"
+            f" (statut : « {STATUS_LABELS_FR.get(status, status)} »)"
+        )
+    try:
+        approval = verify_approved(draft, store)
+        html = approval.read(draft, "newsletter.html").decode("utf-8")
+        issue = Issue.from_dict(json.loads(approval.read(draft, ISSUE_FILE)))
+        if BRANDING_COPY in approval.hashes:
+            approval.read(draft, BRANDING_COPY)
+            branding = load_branding(draft.file(BRANDING_COPY))
+        else:  # approved without a branding file to copy: the one named at approval
+            branding_file = approval.fields.get("branding_file")
+            branding = load_branding(Path(branding_file) if branding_file else None)
+        web_url = approval.fields.get("web_url") or branding.issue_url(f"{issue.month:%Y-%m}")
+        unsubscribe = {u for u in (approval.fields.get("unsubscribe"), branding.unsubscribe_url) if u}
+        ics = {name[len("ics/"):]: approval.read(draft, name) for name in approval.hashes if name.startswith("ics/")}
+        page = publish_page(
+            web_version(html, web_url=web_url, branding=branding, unsubscribe=unsubscribe),
+            issue,
+            branding,
+            Path(archive_dir),
+            subject=approval.subject,
+            preheader=approval.fields.get("preheader") or "",
+            url=web_url,
+            ics_files=ics,
+        )
+    except Exception as exc:
+        message = str(exc) or type(exc).__name__
+        record_publication(draft, store, actor=actor, error=message)
+        raise PublishError(
+            f"brouillon {draft.id} : la version en ligne n'a pas pu être publiée ({message}) ;"
+            f" réessayez avec « newsletter outbox publish {draft.id} »"
+        ) from exc
+    record_publication(draft, store, actor=actor, page=page)
+    return page
 
 
 def run_monthly(

@@ -45,6 +45,11 @@ class Settings:
     dkim_key_file: str | None = None
     dkim_selector: str | None = None
     dkim_domain: str | None = None
+    # -- pre-send checks (newsletter.outbox.checks) --
+    link_timeout: float = 10.0  # seconds per link (connect and read)
+    link_cache_hours: float = 6.0  # a link that answered is not fetched again for this long
+    spamassassin: str = "spamassassin"  # command; the spam check is skipped when it is not installed
+    spam_threshold: float = 5.0  # SpamAssassin's own default "required" score
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -69,6 +74,9 @@ class Settings:
                 bounce_threshold=max(1, int(env.get("NEWSLETTER_BOUNCE_THRESHOLD") or 2)),
                 send_lease_seconds=float(env.get("NEWSLETTER_SEND_LEASE_SECONDS") or 120),
             )
+            link_timeout = float(env.get("NEWSLETTER_LINK_TIMEOUT") or 10)
+            link_cache_hours = float(env.get("NEWSLETTER_LINK_CACHE_HOURS") or 6)
+            spam_threshold = float(env.get("NEWSLETTER_SPAM_THRESHOLD") or 5)
         except ValueError as exc:
             raise ValueError(f"invalid number in NEWSLETTER_* settings: {exc}") from None
         return cls(
@@ -97,4 +105,8 @@ class Settings:
             dkim_selector=env.get("NEWSLETTER_DKIM_SELECTOR") or None,
             dkim_domain=env.get("NEWSLETTER_DKIM_DOMAIN") or None,
             **delivery_numbers,
+            link_timeout=link_timeout,
+            link_cache_hours=link_cache_hours,
+            spamassassin=env.get("NEWSLETTER_SPAMASSASSIN") or "spamassassin",
+            spam_threshold=spam_threshold,
         )

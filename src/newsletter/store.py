@@ -14,9 +14,10 @@ from newsletter.errors import UserError
 import json
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -29,7 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
 
 metadata = MetaData()
@@ -197,13 +198,21 @@ class Store:
             return conn.execute(select(drafts.c.status).where(drafts.c.id == draft_id)).scalar()
 
     def compare_and_set_status(
-        self, draft_id: str, allowed_from: Iterable[str], to: str, *, actor: str, note: str | None = None
+        self,
+        draft_id: str,
+        allowed_from: Iterable[str],
+        to: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        on_success: Callable[[Connection], None] | None = None,
     ) -> str | None:
         """Move a draft to ``to`` only if its status is in ``allowed_from``.
 
         Returns the previous status on success, None when the draft was not in
         an allowed status (nothing changed). One conditional UPDATE, in one
-        transaction with its audit event.
+        transaction with its audit event and with ``on_success(conn)`` (e.g.
+        the approval record), so that they are written together or not at all.
         """
         allowed = list(allowed_from)
         now = utcnow()
@@ -223,6 +232,8 @@ class Store:
                     draft_id=draft_id, from_status=current, to_status=to, at=now, actor=actor, note=note
                 )
             )
+            if on_success is not None:
+                on_success(conn)
             return current
 
     def drafts_for_month(self, month: str) -> list[dict[str, Any]]:
@@ -425,3 +436,43 @@ def _sqlite_pragmas(dbapi_connection, connection_record):  # pragma: no cover - 
             pass  # e.g. an in-memory database
         finally:
             cursor.close()
+# -- checks tables --
+# Pre-send checks (newsletter.outbox.checks) and approvals (newsletter.outbox.drafts).
+# Tables only: the queries live next to the code that uses them.
+
+check_cache = Table(
+    "check_cache",
+    metadata,
+    # kind "link": key = URL; kind "spam": key = sha256 of the rendered message parts
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(2048), primary_key=True),
+    Column("ok", Boolean, nullable=False),
+    Column("data_json", Text, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+)
+
+draft_checks = Table(
+    "draft_checks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", String(64), nullable=False, index=True),
+    Column("stage", String(16), nullable=False),  # "check", "approval" or "send"
+    Column("ok", Boolean, nullable=False),
+    Column("checked_at", DateTime(timezone=True), nullable=False),
+    Column("report_json", Text, nullable=False),
+)
+
+approvals = Table(
+    "approvals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", String(64), nullable=False, index=True),
+    Column("approved_at", DateTime(timezone=True), nullable=False),
+    Column("actor", String(200)),
+    Column("comment", Text),
+    Column("override_reason", Text),
+    Column("subject", Text, nullable=False),
+    Column("hashes_json", Text, nullable=False),  # file name -> sha256 of every file that leaves
+    Column("fields_json", Text, nullable=False),  # manifest fields the delivery reads (subject, unsubscribe…)
+    Column("checks_json", Text),  # the checks report the approval was given on
+)

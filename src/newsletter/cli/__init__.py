@@ -207,6 +207,13 @@ def cmd_outbox_show(args) -> int:
             print(f"    - {entry.get('title', '')} ({entry.get('reason', '')})")
     for warning in (m.get("render") or {}).get("warnings", []):
         print(f"  Attention : {warning}")
+    from newsletter.outbox.checks import last_checks
+
+    last = last_checks(store, draft.id)
+    if last is not None:
+        stage, report = last
+        verdict = "tous passés" if report.ok else report.summary_fr()
+        print(f"  Contrôles avant envoi ({report.checked_at:%Y-%m-%d %H:%M}, {stage}) : {verdict}")
     for event in m.get("events", []) or []:
         note = f" — {event['note']}" if event.get("note") else ""
         print(f"  {event['at']} {event.get('from') or '∅'} → {event['to']} ({event.get('actor')}){note}")
@@ -223,9 +230,23 @@ def _transition(args, to: str, verb: str) -> int:
 
 
 def cmd_outbox_approve(args) -> int:
-    from newsletter.outbox.drafts import APPROVED
+    from newsletter.cli.outbox_checks import print_report
+    from newsletter.outbox.drafts import APPROVED, ChecksFailed, transition
 
-    return _transition(args, APPROVED, "validé")
+    settings, store = _outbox_context()
+    try:
+        draft = transition(
+            settings.outbox, store, args.id, APPROVED,
+            actor=args.actor, note=args.note, override_reason=args.override, settings=settings,
+        )
+    except ChecksFailed as exc:
+        print_report(exc.report, file=sys.stderr, header="Contrôles avant envoi :")
+        raise
+    print(f"Brouillon {draft.id} validé.")
+    approval = draft.manifest.get("approval") or {}
+    if approval.get("override_reason"):
+        print(f"Contrôles en échec validés malgré tout : {approval['override_reason']}")
+    return 0
 
 
 def cmd_outbox_reject(args) -> int:
@@ -281,7 +302,7 @@ def cmd_outbox_send(args) -> int:
             args.id,
             actor=args.actor,
             resend_uncertain=args.resend_uncertain,
-            publish=lambda d: publish_draft_web(d, settings.archive),
+            publish=lambda d: publish_draft_web(d, settings.archive, store, actor=args.actor),
             progress=progress,
         )
     except DeliveryError as exc:
@@ -397,6 +418,10 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("--resend-uncertain", action="store_true",
                            help="also mail the recipients left uncertain by an interrupted send")
             q.add_argument("--json", action="store_true", help="print the summary as JSON")
+        if name == "approve":
+            q.add_argument(
+                "--override", metavar="RAISON", help="approve although pre-send checks fail, for this reason (recorded)"
+            )
         q.set_defaults(func=func)
     q = osub.add_parser("edit", help="re-render a pending draft with an editorial and/or chosen featured items")
     q.add_argument("id")
@@ -408,6 +433,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
     q.set_defaults(func=cmd_outbox_edit)
+    importlib.import_module("newsletter.cli.outbox_checks").register(osub, _default_actor())
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     return parser

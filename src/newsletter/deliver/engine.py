@@ -446,11 +446,13 @@ class _Run:
             )
 
 
-def _template(draft: outbox.Draft, config: SendConfig, personal: bool) -> MessageTemplate:
+def _template(draft: outbox.Draft, store: Store, config: SendConfig, personal: bool) -> MessageTemplate:
+    """The message to send, built from exactly the approved bytes and subject (table ``approvals``)."""
     manifest = draft.manifest
+    approval = outbox.verify_approved(draft, store)
     try:
-        text = draft.file("newsletter.txt").read_text(encoding="utf-8")
-        html = draft.file("newsletter.html").read_text(encoding="utf-8")
+        text = approval.read(draft, "newsletter.txt").decode("utf-8")
+        html = approval.read(draft, "newsletter.html").decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise DeliveryError(f"brouillon {draft.id} illisible : {exc}") from None
     placeholder = manifest.get("unsubscribe") or "{{unsubscribe_url}}"
@@ -460,7 +462,7 @@ def _template(draft: outbox.Draft, config: SendConfig, personal: bool) -> Messag
     if "<" not in list_id:
         list_id = f"<{list_id}>"
     return MessageTemplate(
-        subject=manifest.get("subject") or f"Lettre d'information – {manifest.get('month', '')}",
+        subject=approval.subject or f"Lettre d'information – {manifest.get('month', '')}",
         sender=config.sender,
         text=text,
         html=html,
@@ -528,19 +530,16 @@ def _deliver(outbox_dir, store, draft_id, messenger, config, recipients, actor, 
     draft = outbox.load_draft(outbox_dir, draft_id, store)
     resend_only = False
     if draft.status in (outbox.APPROVED, outbox.FAILED):
-        template = _template(draft, config, personal)
+        template = _template(draft, store, config, personal)
         if personal and draft.status == outbox.APPROVED and not subs.count(store)[subs.ACTIVE]:
             raise DeliveryError("aucun abonné actif (importez-les : newsletter subscribers import FICHIER.csv)")
         draft = outbox.transition(outbox_dir, store, draft_id, outbox.SENDING, actor=actor)
     elif draft.status == outbox.SENDING:
-        changed = outbox.changed_files(draft, draft.manifest.get("approved_files") or {})
-        if changed:
-            raise outbox.TransitionError(f"brouillon {draft_id} : {', '.join(changed)} modifié(s) après la validation")
-        template = _template(draft, config, personal)
+        template = _template(draft, store, config, personal)  # verifies against the approval
         store.compare_and_set_status(draft_id, (outbox.SENDING,), outbox.SENDING, actor=actor,
                                      note="reprise de l'envoi interrompu")
     elif draft.status == outbox.SENT and resend_uncertain:
-        template = _template(draft, config, personal)
+        template = _template(draft, store, config, personal)
         resend_only = True
     else:
         raise outbox.TransitionError(

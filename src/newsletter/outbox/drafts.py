@@ -66,7 +66,23 @@ ISSUE_FILE = "issue.json"  # the issue as rendered: what the run curated, with t
 CURATED_FILE = "curated.json"  # what the run curated, before the officer's edits (newsletter.outbox.edits)
 # Files whose content is what subscribers and followers get: hashed at
 # approval, checked again before sending.
+ISSUE_FILE = "issue.json"
+# The branding file the draft was approved with, copied into the draft at
+# approval (and so locked with it): the web archive publishes with it.
+BRANDING_COPY = "branding.yaml"
+# The files subscribers and followers get (kept for callers that list them);
+# approval locks every file of the draft folder but the manifest, see locked_files().
 CONTENT_FILES = ("newsletter.html", "newsletter.txt", "social.json")
+# Manifest fields the delivery and the archive read: locked at approval too.
+LOCKED_FIELDS = ("subject", "preheader", "unsubscribe", "web_url", "month", "branding_file")
+FIELD_LABELS_FR = {
+    "subject": "objet",
+    "preheader": "texte d'aperçu",
+    "unsubscribe": "lien de désinscription",
+    "web_url": "adresse de la version en ligne",
+    "month": "mois",
+    "branding_file": "fichier de charte graphique",
+}
 
 
 class OutboxError(UserError):
@@ -79,6 +95,17 @@ class TransitionError(OutboxError):
 
 class MonthLocked(OutboxError):
     """A new run for a month whose draft is already approved, being sent or sent."""
+class PublishError(OutboxError):
+    """The web archive could not be written; recorded in the draft's history, retried by ``outbox publish``."""
+
+
+class ChecksFailed(TransitionError):
+    """Pre-send checks failed: approval (or sending) refused. ``report`` is the ChecksReport."""
+
+    def __init__(self, message: str, report: Any, failures: list[Any] | None = None):
+        super().__init__(message)
+        self.report = report
+        self.failures = failures if failures is not None else report.failed
 
 
 @dataclass
@@ -203,17 +230,150 @@ def list_drafts(outbox_dir: Path, store: Store | None = None) -> list[Draft]:
     return out
 
 
+def locked_files(draft: Draft) -> list[str]:
+    """Every file of the draft folder that approval locks: all but the manifest (and hidden files)."""
+    names = []
+    for path in sorted(draft.path.rglob("*")):
+        rel = path.relative_to(draft.path)
+        if path.is_file() and rel.as_posix() != MANIFEST and not any(p.startswith(".") for p in rel.parts):
+            names.append(rel.as_posix())
+    return names
+
+
+def content_hashes(draft: Draft) -> dict[str, str]:
+    return {name: sha256_file(draft.path / name) for name in locked_files(draft)}
+
+
 def changed_files(draft: Draft, reference: dict[str, str]) -> list[str]:
-    """Names of content files whose hash differs from ``reference``."""
-    changed = []
-    for name in CONTENT_FILES:
-        path = draft.file(name)
-        if name not in reference and not path.exists():
-            continue
-        current = sha256_file(path) if path.exists() else None
-        if current != reference.get(name):
-            changed.append(name)
-    return changed
+    """Files whose hash differs from ``reference`` (changed, added or removed), French-annotated."""
+    current = content_hashes(draft)
+    out = []
+    for name in sorted(set(reference) | set(current)):
+        if name not in current:
+            out.append(f"{name} (supprimé)")
+        elif name not in reference:
+            out.append(f"{name} (ajouté)")
+        elif current[name] != reference[name]:
+            out.append(name)
+    return out
+
+
+@dataclass(frozen=True)
+class ApprovedContent:
+    """What was approved, as recorded in the database (table ``approvals``), never in the manifest."""
+
+    draft_id: str
+    approved_at: datetime
+    actor: str | None
+    comment: str | None
+    override_reason: str | None
+    subject: str
+    hashes: dict[str, str]
+    fields: dict[str, Any]
+    checks: Any  # ChecksReport the approval was given on, or None
+
+    def read(self, draft: Draft, name: str) -> bytes:
+        """The bytes of an approved file, verified against its approved hash (read once: send these)."""
+        if name not in self.hashes:
+            raise TransitionError(f"brouillon {self.draft_id} : {name} ne fait pas partie de ce qui a été validé")
+        try:
+            data = (draft.path / name).read_bytes()
+        except FileNotFoundError:
+            raise TransitionError(
+                f"brouillon {self.draft_id} : {name} a été supprimé après la validation ;"
+                f" validez-le de nouveau avant l'envoi"
+            ) from None
+        if hashlib.sha256(data).hexdigest() != self.hashes[name]:
+            raise TransitionError(
+                f"brouillon {self.draft_id} : {name} modifié après la validation ;"
+                f" remettez-le en attente (newsletter outbox reopen {self.draft_id}) et validez-le de nouveau"
+            )
+        return data
+
+
+def latest_approval(store: Store, draft_id: str) -> ApprovedContent | None:
+    """The draft's last approval record, whatever its status since (None if never approved)."""
+    from sqlalchemy import select
+
+    from newsletter.store import _aware, approvals
+
+    with store.engine.connect() as conn:
+        row = conn.execute(
+            select(approvals).where(approvals.c.draft_id == draft_id).order_by(approvals.c.id.desc()).limit(1)
+        ).first()
+    if row is None:
+        return None
+    checks = None
+    if row.checks_json:
+        from newsletter.outbox.checks import ChecksReport
+
+        checks = ChecksReport.from_dict(json.loads(row.checks_json))
+    return ApprovedContent(
+        draft_id=draft_id,
+        approved_at=_aware(row.approved_at),
+        actor=row.actor,
+        comment=row.comment,
+        override_reason=row.override_reason,
+        subject=row.subject,
+        hashes=json.loads(row.hashes_json),
+        fields=json.loads(row.fields_json),
+        checks=checks,
+    )
+
+
+def approved_content(store: Store, draft_id: str) -> ApprovedContent:
+    """The approval in force for a draft that is approved (or being sent, sent, failed).
+
+    Raises TransitionError when the draft is not approved or its approval was
+    never recorded in the database (e.g. approved by an older version).
+    """
+    status = store.draft_status(draft_id)
+    if status not in (APPROVED, SENDING, SENT, FAILED):
+        raise TransitionError(
+            f"brouillon {draft_id} : il n'est pas validé (statut : « {STATUS_LABELS_FR.get(status, status)} »)"
+        )
+    approval = latest_approval(store, draft_id)
+    if approval is None:
+        raise TransitionError(
+            f"brouillon {draft_id} : aucune validation enregistrée dans la base ; remettez-le en attente"
+            f" (newsletter outbox reopen {draft_id}) et validez-le de nouveau"
+        )
+    return approval
+
+
+def verify_approved(draft: Draft, store: Store) -> ApprovedContent:
+    """Check that every locked file and field is as approved; raise TransitionError naming what changed."""
+    approval = approved_content(store, draft.id)
+    changes = changed_files(draft, approval.hashes)
+    for name in LOCKED_FIELDS:
+        now, then = draft.manifest.get(name), approval.fields.get(name)
+        if now != then:
+            label = FIELD_LABELS_FR.get(name, name)
+            if name == "subject":
+                changes.append(f"{label} (« {now} » au lieu de « {then} »)")
+            else:
+                changes.append(label)
+    if changes:
+        raise TransitionError(
+            f"brouillon {draft.id} : modifié après la validation ({', '.join(changes)}) ;"
+            f" remettez-le en attente (newsletter outbox reopen {draft.id}) et validez-le de nouveau avant l'envoi"
+        )
+    return approval
+
+
+def _copy_branding(draft: Draft) -> None:
+    """Copy the branding file the draft was rendered with into the draft, to lock it with the approval."""
+    from newsletter.render.branding import DEFAULT_PATH
+
+    source = Path(draft.manifest.get("branding_file") or DEFAULT_PATH)
+    if source.is_file() and source.resolve() != (draft.path / BRANDING_COPY).resolve():
+        atomic_write(draft.path / BRANDING_COPY, source.read_bytes())
+
+
+def _check_names(results: list[Any]) -> str:
+    from newsletter.outbox.checks import CHECK_TITLES_FR
+
+    return ", ".join(CHECK_TITLES_FR.get(r.name, r.name) for r in results)
 
 
 def transition(
@@ -224,12 +384,22 @@ def transition(
     *,
     actor: str = "cli",
     note: str | None = None,
+    override_reason: str | None = None,
+    settings: Any = None,
+    link_checker: Any = None,
 ) -> Draft:
     """The single place where a draft's status changes.
 
-    Refuses a move the state machine does not allow, and refuses to send a
-    draft whose content changed after it was approved. On success the
-    manifest is rewritten atomically with the new status and the event.
+    Refuses a move the state machine does not allow. Approving runs the
+    pre-send checks (``newsletter.outbox.checks``): a failed check refuses the
+    approval with :class:`ChecksFailed` unless ``override_reason`` is given,
+    recorded in the history and the approval record. Approval locks every
+    file of the draft and the fields the delivery reads, in the database
+    (table ``approvals``). Sending (``to=SENDING``) refuses a draft whose
+    files or fields differ from the approval, and runs the checks again: a
+    check failing on a culprit the approval did not override blocks the send.
+    On success the manifest is rewritten atomically with the new status and
+    the event (a mirror for reading: nothing in it is trusted).
     """
     if to not in ALLOWED_FROM:
         raise TransitionError(f"statut inconnu : {to!r}")
@@ -241,19 +411,89 @@ def transition(
             f" à « {STATUS_LABELS_FR[to]} »"
         )
     extra: dict[str, Any] = {}
+    on_success = None
+    if to in (APPROVED, SENDING):
+        from newsletter.outbox.checks import run_checks, uncovered_failures
+
+        if settings is None:
+            from newsletter.settings import Settings
+
+            settings = Settings.from_env()
     if to == APPROVED:
-        extra["approved_files"] = {
-            name: sha256_file(draft.file(name)) for name in CONTENT_FILES if draft.file(name).exists()
+        _copy_branding(draft)
+        hashes = content_hashes(draft)
+        fields = {name: draft.manifest.get(name) for name in LOCKED_FIELDS}
+        report = run_checks(draft, settings, link_checker=link_checker, store=store, stage="approval")
+        # What is locked is what was checked: an edit that landed during the checks is not approved blind.
+        reread = load_draft(outbox_dir, draft_id, store)
+        if content_hashes(reread) != hashes or {n: reread.manifest.get(n) for n in LOCKED_FIELDS} != fields:
+            raise TransitionError(
+                f"brouillon {draft_id} : modifié pendant les contrôles de validation ; relisez-le et validez-le de nouveau"
+            )
+        extra["checks"] = report.to_dict()
+        reason = (override_reason or "").strip() or None
+        if not report.ok and reason is None:
+            raise ChecksFailed(
+                f"brouillon {draft_id} : validation refusée, {report.summary_fr()} ;"
+                " corrigez le brouillon, ou validez-le malgré tout en donnant une raison"
+                " (newsletter outbox approve ID --override « raison »)",
+                report,
+            )
+        if report.ok:
+            reason = None  # nothing was overridden
+        else:
+            overridden = f"contrôles en échec validés malgré tout ({_check_names(report.failed)}) : {reason}"
+            note = f"{note} — {overridden}" if note else overridden
+        approved_at = utcnow()
+
+        def on_success(conn) -> None:
+            from sqlalchemy import insert
+
+            from newsletter.store import approvals
+
+            conn.execute(
+                insert(approvals).values(
+                    draft_id=draft_id,
+                    approved_at=approved_at,
+                    actor=actor,
+                    comment=note,
+                    override_reason=reason,
+                    subject=str(draft.manifest.get("subject") or ""),
+                    hashes_json=json.dumps(hashes, ensure_ascii=False, sort_keys=True),
+                    fields_json=json.dumps(fields, ensure_ascii=False, sort_keys=True, default=str),
+                    checks_json=json.dumps(report.to_dict(), ensure_ascii=False),
+                )
+            )
+
+        extra["approval"] = {
+            "approved_at": approved_at.isoformat(),
+            "actor": actor,
+            "override_reason": reason,
+            "note": "copie pour lecture : la validation qui fait foi est dans la base de données",
         }
     if to == SENDING:
-        approved = draft.manifest.get("approved_files") or {}
-        changed = changed_files(draft, approved)
-        if changed:
-            raise TransitionError(
-                f"brouillon {draft_id} : {', '.join(changed)} modifié(s) après la validation ;"
-                " validez-le de nouveau avant l'envoi"
+        approval = verify_approved(draft, store)
+        report = run_checks(draft, settings, link_checker=link_checker, store=store, stage="send")
+        extra["checks"] = report.to_dict()
+        uncovered = uncovered_failures(report, approval.checks if approval.override_reason else None)
+        if uncovered:
+            raise ChecksFailed(
+                f"brouillon {draft_id} : envoi bloqué, contrôle en échec au moment de l'envoi qui ne l'était pas"
+                f" (ou pas ainsi) à la validation : {_check_names(uncovered)}"
+                f" ({' ; '.join(r.label for r in uncovered)}) ; corrigez-le, ou remettez le brouillon en attente"
+                f" (newsletter outbox reopen {draft_id}) et validez-le de nouveau avec --override « raison »",
+                report,
+                uncovered,
             )
-    previous = store.compare_and_set_status(draft_id, ALLOWED_FROM[to], to, actor=actor, note=note)
+        if report.failed:
+            covered = (
+                f"contrôles en échec couverts par la validation de {approval.actor}"
+                f" ({_check_names(report.failed)}) : {approval.override_reason}"
+            )
+            note = f"{note} — {covered}" if note else covered
+    previous = store.compare_and_set_status(
+        draft_id, ALLOWED_FROM[to], to, actor=actor, note=note, on_success=on_success
+    )
     if previous is None:
         now = store.draft_status(draft_id)
         raise TransitionError(
@@ -261,11 +501,33 @@ def transition(
             f" (« {STATUS_LABELS_FR.get(now, now)} »), rien n'a été modifié"
         )
     manifest = dict(draft.manifest)
+    manifest.pop("approved_files", None)  # older versions kept the hashes here; the database holds them now
     manifest.update(extra)
     manifest["status"] = to
     manifest["events"] = store.draft_events(draft_id)
     atomic_write(draft.path / MANIFEST, _dump(manifest))
     return Draft(id=draft_id, path=draft.path, manifest=manifest)
+
+
+def record_publication(
+    draft: Draft, store: Store, *, actor: str, page: Path | None = None, error: str | None = None
+) -> Draft:
+    """Record in a sent draft's history that its web version was published (``page``) or failed (``error``)."""
+    note = f"version en ligne publiée : {page}" if error is None else f"publication en ligne échouée : {error}"
+    store.compare_and_set_status(draft.id, (SENT,), SENT, actor=actor, note=note)
+    manifest = _read_manifest(draft.path)
+    manifest["status"] = store.draft_status(draft.id) or manifest.get("status")
+    if error is None:
+        manifest["published"] = str(page)
+        manifest.pop("publish_error", None)
+    else:
+        manifest["publish_error"] = error
+    manifest["events"] = store.draft_events(draft.id)
+    atomic_write(draft.path / MANIFEST, _dump(manifest))
+    draft.manifest.update({k: manifest[k] for k in ("published", "publish_error", "events") if k in manifest})
+    if error is None:
+        draft.manifest.pop("publish_error", None)
+    return draft
 
 
 def edit_draft(

@@ -110,16 +110,86 @@ def publish_web(
     page = render_newsletter(
         issue, branding, templates_dir=templates_dir, campaign={}, web_url=rendered.web_url, mode="web"
     )
-    atomic_write(issue_dir / "index.html", page.html)
-    for name, data in page.ics_files().items():
+    return publish_page(
+        page.html,
+        issue,
+        branding,
+        archive_dir,
+        subject=rendered.subject,
+        preheader=rendered.preheader,
+        url=rendered.web_url or branding.issue_url(month_key),
+        ics_files=page.ics_files(),
+        templates_dir=templates_dir,
+    )
+
+
+def web_version(html: str, *, web_url: str, branding: Branding, unsubscribe: set[str] = frozenset()) -> str:
+    """The sent e-mail's HTML made into the archive page, and nothing else changed.
+
+    Removes what only makes sense in a subscriber's mailbox: the paragraph with
+    the unsubscribe link (``a.nl-unsub`` or an href in ``unsubscribe``) and the
+    "Voir la version en ligne" links (the page itself; the top bar's points to
+    the archive index instead); calendar links under ``web_url`` become relative.
+    """
+    from bs4 import BeautifulSoup, NavigableString
+
+    soup = BeautifulSoup(html, "html.parser")
+    for a in list(soup.find_all("a")):
+        href = (a.get("href") or "").strip()
+        if "nl-unsub" in (a.get("class") or []) or href in unsubscribe:
+            (a.find_parent("p") or a).decompose()
+    index_url = branding.archive_url.rstrip("/") + "/"
+    for a in list(soup.find_all("a")):
+        href = (a.get("href") or "").strip()
+        if not web_url or not href.startswith(web_url):
+            continue
+        if href.rstrip("/") != web_url.rstrip("/"):
+            a["href"] = href[len(web_url):].lstrip("/") or "./"
+            continue
+        parent = a.find_parent("p")
+        if parent is not None and "nl-topbar" in (parent.get("class") or []):
+            a["href"] = index_url
+            a.string = f"Toutes les lettres de {branding.name}"
+            continue
+        sibling = a.next_sibling
+        if isinstance(sibling, NavigableString) and sibling.strip() in ("·", "|", "-", "–"):
+            sibling.extract()
+        a.decompose()
+        if parent is not None and not parent.get_text(strip=True):
+            parent.decompose()
+    return str(soup)
+
+
+def publish_page(
+    html: str,
+    issue: Issue,
+    branding: Branding,
+    archive_dir: Path,
+    *,
+    subject: str,
+    preheader: str,
+    url: str,
+    ics_files: dict[str, bytes],
+    templates_dir: Path | None = None,
+) -> Path:
+    """Write an issue's page as given, its .ics files, and rebuild index.html and feed.xml."""
+    archive_dir = Path(archive_dir)
+    month_key = f"{issue.month:%Y-%m}"
+    try:
+        issue_dir = archive_dir / month_key
+        (issue_dir / "ics").mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ArchiveError(f"{archive_dir}: cannot create the archive folder ({exc.strerror})") from None
+    atomic_write(issue_dir / "index.html", html)
+    for name, data in ics_files.items():
         atomic_write(issue_dir / "ics" / name, data)
     published = datetime.combine(issue.today, time(8, 0), tzinfo=PARIS)
     meta = {
         "month": month_key,
         "month_label": format_month_fr(issue.month),
-        "subject": rendered.subject,
-        "preheader": rendered.preheader,
-        "url": rendered.web_url or branding.issue_url(month_key),
+        "subject": subject,
+        "preheader": preheader,
+        "url": url,
         "pub_date": format_datetime(published),
         "counts": issue.counts(),
     }
