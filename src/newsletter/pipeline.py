@@ -17,8 +17,11 @@ from newsletter.settings import Settings
 from newsletter.collect.sources import SourcesConfig, load_sources
 from newsletter.store import Store
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCES = REPO_ROOT / "sources" / "sources.yaml"
+
+
+def default_sources() -> Path:
+    """The sources file used when none is given: NEWSLETTER_SOURCES, else the home's, else IREV's (packaged)."""
+    return Settings.from_env().sources
 
 
 def today_paris() -> date:
@@ -65,12 +68,25 @@ class RunConfig:
     horizon_days: int = 90
 
 
-def load_run_config(sources_path: str | Path, *, month: date, today: date) -> RunConfig:
+def load_run_config(sources_path: str | Path | None, *, month: date, today: date) -> RunConfig:
+    """Read and validate the sources, taxonomy and branding files (``None``: :func:`default_sources`).
+
+    Raises the UserError of the first broken file, naming it: ``newsletter run``
+    calls this before Prefect starts, so a bad file fails fast.
+    """
     from newsletter.render.branding import load_branding
     from newsletter.curate.classify import Taxonomy
 
-    config = load_sources(sources_path)
+    from newsletter.curate.classify import TaxonomyError
+    from newsletter.render.social import SocialError, normalise_hashtags
+
+    config = load_sources(sources_path if sources_path is not None else default_sources())
     taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
+    for slug in taxonomy.slugs:  # the social drafts' hashtags, checked now rather than at render time
+        try:
+            normalise_hashtags(taxonomy.hashtags(slug))
+        except SocialError as exc:
+            raise TaxonomyError(f"{taxonomy.path}: category {slug!r}: {exc}") from None
     branding = load_branding(config.branding_path)
     return RunConfig(sources=config, taxonomy=taxonomy, branding=branding, month=month, today=today)
 
@@ -247,7 +263,7 @@ def rerender_draft(
 
     draft = load_draft(settings.outbox, draft_id, store)
     issue = _draft_issue(draft)
-    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
+    sources_file = draft.manifest.get("sources_file")  # None: the default sources
     cfg = load_run_config(sources_file, month=issue.month, today=issue.today)
     curation_report = json.loads(json.dumps(draft.manifest.get("curation") or {}))
     for url in unmerge or []:
@@ -348,7 +364,7 @@ def publish_draft_web(draft, archive_dir: Path) -> Path:
     return publish_web(rendered, issue, branding, Path(archive_dir))
 
 
-def run_monthly(sources_path: str | Path, *, month: date, today: date, settings: Settings | None = None):
+def run_monthly(sources_path: str | Path | None, *, month: date, today: date, settings: Settings | None = None):
     """The whole monthly job without Prefect. Returns the draft."""
     from newsletter.collect.collector import collect_all
     from newsletter.collect.fetch import Fetcher

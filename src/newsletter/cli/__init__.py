@@ -30,10 +30,7 @@ class CommandError(UserError):
 def _settings():
     from newsletter.settings import Settings
 
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    return Settings.from_env()  # a bad NEWSLETTER_* value is a SettingsError (a UserError)
 
 
 def _store(settings):
@@ -46,11 +43,10 @@ def _store(settings):
 
 
 def _default_sources() -> str:
-    import os
+    """NEWSLETTER_SOURCES, else the home's sources/sources.yaml, else IREV's (packaged)."""
+    from newsletter.home import SOURCES_FILE, config_path, home_dir
 
-    from newsletter.pipeline import DEFAULT_SOURCES
-
-    return os.environ.get("NEWSLETTER_SOURCES") or str(DEFAULT_SOURCES)
+    return os.environ.get("NEWSLETTER_SOURCES") or str(config_path(SOURCES_FILE, home_dir()))
 
 
 def _date_arg(value: str) -> date:
@@ -64,18 +60,18 @@ def _date_arg(value: str) -> date:
 
 
 def cmd_run(args) -> int:
-    from newsletter.pipeline import resolve_dates
-    from newsletter.collect.sources import load_sources
+    from newsletter.pipeline import load_run_config, resolve_dates
 
     try:
-        resolve_dates(args.month, args.today)
+        month, today = resolve_dates(args.month, args.today)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    load_sources(args.sources)  # fail fast, before Prefect starts, on a broken file
+    # Fail fast, before Prefect starts (~10 s): settings, then the sources,
+    # taxonomy and branding files (each error is one line naming the file).
+    _settings()
+    load_run_config(args.sources, month=month, today=today)
     # Prefect is imported here only: the other commands never pay for it.
-    repo_root = Path(__file__).resolve().parents[3]
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
+    # `flows` is installed with the package (see pyproject.toml).
     from flows.monthly import monthly_newsletter
 
     draft_id = monthly_newsletter(sources=str(Path(args.sources).resolve()), month=args.month, today=args.today)
@@ -318,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("classify", help="JSON Lines items on stdin -> items with 'category' and 'score'")
-    p.add_argument("--taxonomy", help="taxonomy YAML file (default: sources/taxonomy.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy YAML file (default: the home's sources/taxonomy.yaml)")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("sample-site", help="build the bundled sample site with dates around a day")
@@ -367,6 +363,7 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own module under newsletter/cli/: each
 # module has ``register(subparsers)`` adding its commands (one line each here).
 COMMAND_MODULES: tuple[str, ...] = (
+    "newsletter.cli.home",
 )
 
 

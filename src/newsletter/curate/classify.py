@@ -53,11 +53,11 @@ from typing import IO, Any, Iterable
 from urllib.parse import unquote
 
 
+from newsletter.home import TAXONOMY_FILE, config_path
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
 
 FALLBACK = "autres"
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / "sources" / "taxonomy.yaml"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _WORD = re.compile(r"[a-z0-9]+")
 
@@ -267,7 +267,7 @@ class Taxonomy:
     # -- loading ------------------------------------------------------------
     @classmethod
     def default(cls) -> "Taxonomy":
-        return cls.load(DEFAULT_PATH)
+        return cls.load(config_path(TAXONOMY_FILE))
 
     @classmethod
     def load(cls, path: str | Path) -> "Taxonomy":
