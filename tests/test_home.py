@@ -205,8 +205,33 @@ def test_a_bad_configuration_file_fails_run_fast_in_one_line_before_prefect(tmp_
 
 def test_run_checks_the_settings_before_prefect(tmp_path, monkeypatch):
     monkeypatch.setenv("NEWSLETTER_TRANSPORT", "pigeon")
-    proc = subprocess.run([sys.executable, "-c", _RUN, "run"], capture_output=True, text=True, timeout=60)
+    sources = packaged_sources() / "sources.yaml"
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN, "run", "--sources", str(sources)], capture_output=True, text=True, timeout=60
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["newsletter run: NEWSLETTER_TRANSPORT='pigeon': expected 'file' or 'smtp'"]
     assert proc.stdout.strip() == "no-prefect"
 
+
+
+def test_commands_without_sources_read_the_homes_sources_file(tmp_path, server, capsys, monkeypatch):
+    server.add(
+        "/a.xml",
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>C</title><link>https://crpv.example/</link>'
+        "<description>x</description><item><title>Le programme du centre test adopté</title>"
+        "<link>https://crpv.example/actualites/programme</link><pubDate>Mon, 16 Nov 2026 09:00:00 +0100</pubDate>"
+        "</item></channel></rss>",
+        headers={"Content-Type": "application/rss+xml"},
+    )
+    home = tmp_path / "centre"
+    _init(home, capsys)
+    (home / "sources" / "sources.yaml").write_text(
+        f"sources:\n  - name: Centre test\n    kind: article\n    type: feed\n    url: {server.url('/a.xml')}\n",
+        encoding="utf-8",
+    )
+    monkeypatch.setenv("NEWSLETTER_HOME", str(home))
+    monkeypatch.delenv("NEWSLETTER_SOURCES", raising=False)
+    assert main(["collect"]) == 0
+    (item,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert item["source"] == "Centre test"

@@ -42,11 +42,9 @@ def _store(settings):
         raise CommandError(str(exc)) from None
 
 
-def _default_sources() -> str:
-    """NEWSLETTER_SOURCES, else the home's sources/sources.yaml, else IREV's (packaged)."""
-    from newsletter.home import SOURCES_FILE, config_path, home_dir
-
-    return os.environ.get("NEWSLETTER_SOURCES") or str(config_path(SOURCES_FILE, home_dir()))
+def _sources_arg(args) -> Path:
+    """--sources, else the settings' default: NEWSLETTER_SOURCES, the home's sources/sources.yaml, IREV's."""
+    return Path(args.sources) if args.sources else _settings().sources
 
 
 def _date_arg(value: str) -> date:
@@ -68,13 +66,14 @@ def cmd_run(args) -> int:
         raise CommandError(str(exc)) from None
     # Fail fast, before Prefect starts (~10 s): settings, then the sources,
     # taxonomy and branding files (each error is one line naming the file).
-    _settings()
-    load_run_config(args.sources, month=month, today=today)
+    settings = _settings()
+    sources = Path(args.sources) if args.sources else settings.sources
+    load_run_config(sources, month=month, today=today)
     # Prefect is imported here only: the other commands never pay for it.
     # `flows` is installed with the package (see pyproject.toml).
     from flows.monthly import monthly_newsletter
 
-    draft_id = monthly_newsletter(sources=str(Path(args.sources).resolve()), month=args.month, today=args.today)
+    draft_id = monthly_newsletter(sources=str(sources.resolve()), month=args.month, today=args.today)
     sys.stdout.flush()
     print(draft_id)
     return 0
@@ -88,7 +87,7 @@ def cmd_collect(args) -> int:
     from newsletter.collect.fetch import Fetcher
     from newsletter.collect.sources import load_sources
 
-    config = load_sources(args.sources)
+    config = load_sources(_sources_arg(args))
     today = args.today or date.today()
     results = collect_all(config.enabled, fetcher=Fetcher(), state=MemoryStateStore(), today=today)
     out = sys.stdout
@@ -300,13 +299,13 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("run", help="run the monthly Prefect flow: collect, dedupe, categorise, render, queue")
-    p.add_argument("--sources", default=_default_sources(), help="sources YAML file")
+    p.add_argument("--sources", help="sources YAML file (default: $NEWSLETTER_SOURCES, else the home's sources/sources.yaml)")
     p.add_argument("--month", help="issue month, YYYY-MM (default: this month)")
     p.add_argument("--today", help="the day the issue is prepared, YYYY-MM-DD (default: today)")
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("collect", help="collect and normalise items; JSON Lines on stdout")
-    p.add_argument("--sources", default=_default_sources(), help="sources YAML file")
+    p.add_argument("--sources", help="sources YAML file (default: $NEWSLETTER_SOURCES, else the home's sources/sources.yaml)")
     p.add_argument("--today", type=_date_arg, help="reference day for French dates without a year")
     p.set_defaults(func=cmd_collect)
 
