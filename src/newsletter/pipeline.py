@@ -69,7 +69,7 @@ class RunConfig:
 
 
 def load_run_config(sources_path: str | Path | None, *, month: date, today: date) -> RunConfig:
-    """Read and validate the sources, taxonomy and branding files (``None``: :func:`default_sources`).
+    """Read and validate the sources, taxonomy (hashtags included) and branding files (``None``: :func:`default_sources`).
 
     Raises the UserError of the first broken file, naming it: ``newsletter run``
     calls this before Prefect starts, so a bad file fails fast.
@@ -77,16 +77,8 @@ def load_run_config(sources_path: str | Path | None, *, month: date, today: date
     from newsletter.render.branding import load_branding
     from newsletter.curate.classify import Taxonomy
 
-    from newsletter.curate.classify import TaxonomyError
-    from newsletter.render.social import SocialError, normalise_hashtags
-
     config = load_sources(sources_path if sources_path is not None else default_sources())
     taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
-    for slug in taxonomy.slugs:  # the social drafts' hashtags, checked now rather than at render time
-        try:
-            normalise_hashtags(taxonomy.hashtags(slug))
-        except SocialError as exc:
-            raise TaxonomyError(f"{taxonomy.path}: category {slug!r}: {exc}") from None
     branding = load_branding(config.branding_path)
     return RunConfig(sources=config, taxonomy=taxonomy, branding=branding, month=month, today=today)
 

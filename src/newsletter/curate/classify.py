@@ -59,6 +59,8 @@ from newsletter.yamlfile import load_yaml
 
 FALLBACK = "autres"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A hashtag is one word (letters, digits, _), "#" optional; the social drafts use the same rule.
+HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -321,6 +323,9 @@ class Taxonomy:
             raise TaxonomyError(f"{label}: missing 'hashtags' (a list, may be empty)")
         if not isinstance(hashtags, list) or not all(isinstance(h, str) and h.strip() for h in hashtags):
             raise TaxonomyError(f"{label}: 'hashtags' must be a list of strings")
+        for tag in hashtags:
+            if not HASHTAG.match(tag.strip()):
+                raise TaxonomyError(f"{label}: hashtag {tag.strip()!r} is not a single word (letters, digits, _)")
         keywords: list[str] = []
         weights: dict[str, float] = {}
         raw_keywords = raw.get("keywords") or []

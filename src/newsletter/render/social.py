@@ -32,6 +32,7 @@ import grapheme
 import jinja2
 from twitter_text import extract_urls_with_indices, parse_tweet
 
+from newsletter.curate.classify import HASHTAG
 from newsletter.errors import UserError
 from newsletter.render.branding import Branding
 from newsletter.render.frformat import format_event_when_fr, format_month_fr
@@ -50,7 +51,7 @@ MAX_HASHTAGS = {"linkedin": 4, "x": 2, "mastodon": 3, "bluesky": 2}
 START_SUMMARY = {"linkedin": 700, "x": 280, "mastodon": 400, "bluesky": 300}
 MIN_TITLE = 30
 BUFFER_COLUMNS = ("Text", "Image URL", "Tags", "Posting Time")
-_HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
+_HASHTAG = HASHTAG  # the taxonomy's rule (checked when the taxonomy is loaded)
 
 
 class SocialError(UserError, ValueError):
