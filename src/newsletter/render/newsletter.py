@@ -123,7 +123,8 @@ def template_environment(templates_dir: str | Path | None = None) -> jinja2.Envi
     if templates_dir is not None:
         dirs: tuple[str, ...] = (str(Path(templates_dir).resolve()),)
     else:
-        dirs = tuple(str(d.resolve()) for d in template_dirs())
+        # (In the repository the home's templates/ is the packaged folder itself: listed once.)
+        dirs = tuple(dict.fromkeys(str(d.resolve()) for d in template_dirs()))
     return _cached_environment(dirs)
 
 

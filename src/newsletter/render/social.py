@@ -38,10 +38,9 @@ from newsletter.render.branding import Branding
 from newsletter.render.frformat import format_event_when_fr, format_month_fr
 from newsletter.models import Issue, Item
 from newsletter.normalize import clean_text
-from newsletter.home import packaged_templates, template_dirs
+from newsletter.home import template_dirs
 from newsletter.render.newsletter import render_template  # shared error handling: TemplateError naming the template
 
-TEMPLATES_DIR = packaged_templates()  # the home's templates/ overrides them (newsletter.home.template_dirs)
 PLATFORMS = ("linkedin", "x", "mastodon", "bluesky")
 LIMITS = {"linkedin": 3000, "x": 280, "mastodon": 500, "bluesky": 300}
 URL_WEIGHT = 23
