@@ -41,7 +41,7 @@ def main() -> None:
     args = parser.parse_args()
     issue = Issue.from_dict(json.loads((ROOT / "tests" / "data" / "render_issue.json").read_text(encoding="utf-8")))
     branding = load_branding()
-    env = R._environment(str(R.TEMPLATES_DIR.resolve()))
+    env = R.template_environment()
     web_url = branding.issue_url(f"{issue.month:%Y-%m}")
     ctx, _ = R._context(issue, branding, campaign={}, web_url=web_url, mode="email")
     source = R.render_template(env, R.MJML_TEMPLATE, ctx)

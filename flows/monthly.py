@@ -100,7 +100,7 @@ def queue_task(settings, store, cfg, results, curation, output, new_draft=False)
     log_prints=False,
 )
 def monthly_newsletter(
-    sources: str = str(pipeline.DEFAULT_SOURCES),
+    sources: str | None = None,  # None: NEWSLETTER_SOURCES, else the home's sources/sources.yaml
     month: str | None = None,
     today: str | None = None,
     new_draft: bool = False,

@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(ROOT))  # so that `flows` imports as a package
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests' helpers (httpserver)
 
 from httpserver import LocalServer  # noqa: E402
 
@@ -74,7 +73,11 @@ def static_server():
 
 @pytest.fixture(autouse=True)
 def _isolated_settings(tmp_path, monkeypatch):
-    """Each test gets its own outbox and database unless it sets them itself."""
+    """Each test gets its own home, outbox and database unless it sets them itself.
+
+    The home is an empty folder: the packaged configuration and templates apply.
+    """
+    monkeypatch.setenv("NEWSLETTER_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "outbox"))
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'newsletter.db'}")
     monkeypatch.setenv("PREFECT_SERVER_ANALYTICS_ENABLED", "false")

@@ -29,7 +29,7 @@ from newsletter.outbox.drafts import (
     transition,
     verify_approved,
 )
-from newsletter.pipeline import DEFAULT_SOURCES, load_run_config, publish_draft_web, render_step
+from newsletter.pipeline import load_run_config, publish_draft_web, render_step
 from newsletter.settings import Settings
 from newsletter.store import Store, approvals
 
@@ -57,7 +57,7 @@ def rendered_draft(settings, store, tmp_path):
     branding_file = tmp_path / "branding.yaml"
     branding_file.write_text((ROOT / "sources" / "branding.yaml").read_text(encoding="utf-8"), encoding="utf-8")
     issue = Issue.from_dict(json.loads((ROOT / "tests" / "data" / "render_issue.json").read_text(encoding="utf-8")))
-    cfg = load_run_config(DEFAULT_SOURCES, month=issue.month, today=issue.today)
+    cfg = load_run_config(None, month=issue.month, today=issue.today)
     out = render_step(issue, cfg)
     assert any(name.startswith("buffer/") for name in out.files) and any(n.startswith("ics/") for n in out.files)
     return create_draft(

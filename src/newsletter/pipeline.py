@@ -17,8 +17,11 @@ from newsletter.settings import Settings
 from newsletter.collect.sources import SourcesConfig, load_sources
 from newsletter.store import Store
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SOURCES = REPO_ROOT / "sources" / "sources.yaml"
+
+
+def default_sources() -> Path:
+    """The sources file used when none is given: NEWSLETTER_SOURCES, else the home's, else IREV's (packaged)."""
+    return Settings.from_env().sources
 
 
 def today_paris() -> date:
@@ -65,11 +68,16 @@ class RunConfig:
     horizon_days: int = 90
 
 
-def load_run_config(sources_path: str | Path, *, month: date, today: date) -> RunConfig:
+def load_run_config(sources_path: str | Path | None, *, month: date, today: date) -> RunConfig:
+    """Read and validate the sources, taxonomy (hashtags included) and branding files (``None``: :func:`default_sources`).
+
+    Raises the UserError of the first broken file, naming it: ``newsletter run``
+    calls this before Prefect starts, so a bad file fails fast.
+    """
     from newsletter.render.branding import load_branding
     from newsletter.curate.classify import Taxonomy
 
-    config = load_sources(sources_path)
+    config = load_sources(sources_path if sources_path is not None else default_sources())
     taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
     branding = load_branding(config.branding_path)
     return RunConfig(sources=config, taxonomy=taxonomy, branding=branding, month=month, today=today)
@@ -369,7 +377,7 @@ def update_draft(
     proposed = current.copy()
     change(proposed)
     curated, report = draft_curated(draft)
-    sources_file = draft.manifest.get("sources_file") or DEFAULT_SOURCES
+    sources_file = draft.manifest.get("sources_file")  # None: the default sources
     cfg = load_run_config(sources_file, month=curated.month, today=curated.today)
     issue, report, _ = apply_edits(curated, report, proposed, taxonomy=cfg.taxonomy, strict=True)
     output = render_step(issue, cfg, proposed)
@@ -508,7 +516,7 @@ def publish_draft_web(draft, archive_dir: Path, store: Store | None = None, *, a
 
 
 def run_monthly(
-    sources_path: str | Path,
+    sources_path: str | Path | None,
     *,
     month: date,
     today: date,

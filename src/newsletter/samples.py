@@ -33,11 +33,12 @@ from urllib.parse import urlparse
 import jinja2
 from babel.dates import format_date
 
+from newsletter.home import packaged_sources
 from newsletter.normalize import PARIS
 from newsletter.yamlfile import load_yaml
 
-# sources/sample-site at the repository root (the package is installed editable).
-SAMPLE_SITE_DIR = Path(__file__).resolve().parents[2] / "sources" / "sample-site"
+# sources/sample-site, shipped in the package.
+SAMPLE_SITE_DIR = packaged_sources() / "sample-site"
 
 # Top-level templates and the file each one renders to. The event detail
 # template is rendered once per event.

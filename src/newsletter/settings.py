@@ -1,12 +1,33 @@
-"""Settings read from the environment (documented in README.md, "Settings")."""
+"""Settings read from the environment (documented in README.md, "Settings").
+
+Every default path derives from the centre's home, ``NEWSLETTER_HOME``
+(default: the working directory; see :mod:`newsletter.home`): the outbox, the
+archive, the database and the sources file. ``NEWSLETTER_OUTBOX``,
+``NEWSLETTER_ARCHIVE``, ``NEWSLETTER_DATABASE_URL`` and ``NEWSLETTER_SOURCES``
+still override them one by one (relative paths: relative to the working directory).
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-DEFAULT_DB_FILE = "newsletter.sqlite"
+from newsletter.errors import UserError
+from newsletter.home import ARCHIVE_DIR, DB_FILE, OUTBOX_DIR, SOURCES_FILE, config_path, home_dir
+
+DEFAULT_DB_FILE = DB_FILE
+
+
+class SettingsError(UserError, ValueError):
+    """A NEWSLETTER_* variable has an unusable value; the message names it."""
+
+
+def _default_database(home: Path, outbox: Path) -> Path:
+    """``<home>/newsletter.sqlite``; a database left by an older version in the outbox is kept in use."""
+    db = home / DEFAULT_DB_FILE
+    legacy = outbox / DEFAULT_DB_FILE
+    return legacy if not db.exists() and legacy.is_file() else db
 
 
 @dataclass(frozen=True)
@@ -50,15 +71,18 @@ class Settings:
     link_cache_hours: float = 6.0  # a link that answered is not fetched again for this long
     spamassassin: str = "spamassassin"  # command; the spam check is skipped when it is not installed
     spam_threshold: float = 5.0  # SpamAssassin's own default "required" score
+    home: Path = field(default_factory=Path.cwd)  # NEWSLETTER_HOME
+    sources: Path | None = None  # default sources file (NEWSLETTER_SOURCES, else the home's, else IREV's)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
         env = dict(os.environ if env is None else env)
-        outbox = Path(env.get("NEWSLETTER_OUTBOX") or "outbox")
-        database_url = env.get("NEWSLETTER_DATABASE_URL") or f"sqlite:///{outbox / DEFAULT_DB_FILE}"
+        home = home_dir({"NEWSLETTER_HOME": env.get("NEWSLETTER_HOME") or ""})
+        outbox = Path(env.get("NEWSLETTER_OUTBOX") or home / OUTBOX_DIR)
+        database_url = env.get("NEWSLETTER_DATABASE_URL") or f"sqlite:///{_default_database(home, outbox)}"
         transport = (env.get("NEWSLETTER_TRANSPORT") or "file").strip().lower()
         if transport not in ("file", "smtp"):
-            raise ValueError(f"NEWSLETTER_TRANSPORT={transport!r}: expected 'file' or 'smtp'")
+            raise SettingsError(f"NEWSLETTER_TRANSPORT={transport!r}: expected 'file' or 'smtp'")
         try:
             smtp_port = int(env.get("NEWSLETTER_SMTP_PORT") or 25)
             max_workers = int(env.get("NEWSLETTER_MAX_WORKERS") or 16)
@@ -78,7 +102,7 @@ class Settings:
             link_cache_hours = float(env.get("NEWSLETTER_LINK_CACHE_HOURS") or 6)
             spam_threshold = float(env.get("NEWSLETTER_SPAM_THRESHOLD") or 5)
         except ValueError as exc:
-            raise ValueError(f"invalid number in NEWSLETTER_* settings: {exc}") from None
+            raise SettingsError(f"invalid number in NEWSLETTER_* settings: {exc}") from None
         return cls(
             outbox=outbox,
             database_url=database_url,
@@ -93,7 +117,7 @@ class Settings:
             mail_to=[a.strip() for a in (env.get("NEWSLETTER_MAIL_TO") or "").split(",") if a.strip()],
             max_workers=max_workers,
             failure_threshold=failure_threshold,
-            archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
+            archive=Path(env.get("NEWSLETTER_ARCHIVE") or home / ARCHIVE_DIR),
             unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
             public_url=env.get("NEWSLETTER_PUBLIC_URL") or None,
             secret_key=env.get("NEWSLETTER_SECRET_KEY") or None,
@@ -109,4 +133,6 @@ class Settings:
             link_cache_hours=link_cache_hours,
             spamassassin=env.get("NEWSLETTER_SPAMASSASSIN") or "spamassassin",
             spam_threshold=spam_threshold,
+            home=home,
+            sources=Path(env.get("NEWSLETTER_SOURCES") or config_path(SOURCES_FILE, home)),
         )

@@ -117,7 +117,7 @@ def _to_utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def as_aware(value: datetime | None) -> datetime | None:
     # SQLite gives naive datetimes back even for timezone=True columns.
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=timezone.utc)
@@ -244,7 +244,7 @@ class Store:
                 .where(drafts.c.month == month)
                 .order_by(drafts.c.created_at, drafts.c.id)
             ).all()
-        return [{"id": r.id, "status": r.status, "created_at": _aware(r.created_at)} for r in rows]
+        return [{"id": r.id, "status": r.status, "created_at": as_aware(r.created_at)} for r in rows]
 
     # -- the officer's edits, versioned (newsletter.outbox.edits) -----------
 
@@ -271,7 +271,7 @@ class Store:
         with self.engine.connect() as conn:
             rows = conn.execute(query).all()
         return [
-            {"version": r.version, "edits_json": r.edits_json, "actor": r.actor, "note": r.note, "at": _aware(r.at)}
+            {"version": r.version, "edits_json": r.edits_json, "actor": r.actor, "note": r.note, "at": as_aware(r.at)}
             for r in rows
         ]
 
@@ -295,7 +295,7 @@ class Store:
             {
                 "from": r.from_status,
                 "to": r.to_status,
-                "at": _aware(r.at).isoformat(),
+                "at": as_aware(r.at).isoformat(),
                 "actor": r.actor,
                 "note": r.note,
             }
@@ -334,9 +334,9 @@ class Store:
                 key=r.key,
                 kind=r.kind,
                 title=r.title,
-                start=_aware(r.start),
+                start=as_aware(r.start),
                 location=r.location,
-                sent_at=_aware(r.sent_at),
+                sent_at=as_aware(r.sent_at),
                 draft_id=r.draft_id,
             )
             for r in rows

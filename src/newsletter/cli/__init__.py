@@ -27,16 +27,13 @@ class CommandError(UserError):
     """A problem the user can fix: printed as one line, exit code 2."""
 
 
-def _settings():
+def settings_from_env():
     from newsletter.settings import Settings
 
-    try:
-        return Settings.from_env()
-    except ValueError as exc:
-        raise CommandError(str(exc)) from None
+    return Settings.from_env()  # a bad NEWSLETTER_* value is a SettingsError (a UserError)
 
 
-def _store(settings):
+def open_store(settings):
     from newsletter.store import Store, StoreError
 
     try:
@@ -45,12 +42,9 @@ def _store(settings):
         raise CommandError(str(exc)) from None
 
 
-def _default_sources() -> str:
-    import os
-
-    from newsletter.pipeline import DEFAULT_SOURCES
-
-    return os.environ.get("NEWSLETTER_SOURCES") or str(DEFAULT_SOURCES)
+def _sources_arg(args) -> Path:
+    """--sources, else the settings' default: NEWSLETTER_SOURCES, the home's sources/sources.yaml, IREV's."""
+    return Path(args.sources) if args.sources else settings_from_env().sources
 
 
 def _date_arg(value: str) -> date:
@@ -64,24 +58,25 @@ def _date_arg(value: str) -> date:
 
 
 def cmd_run(args) -> int:
-    from newsletter.collect.sources import load_sources
-    from newsletter.pipeline import check_month_open, resolve_dates
+    from newsletter.pipeline import check_month_open, load_run_config, resolve_dates
 
     try:
-        first, _ = resolve_dates(args.month, args.today)
+        month, today = resolve_dates(args.month, args.today)
     except ValueError as exc:
         raise CommandError(str(exc)) from None
-    load_sources(args.sources)  # fail fast, before Prefect starts, on a broken file
+    # Fail fast, before Prefect starts (~10 s): settings, then the sources,
+    # taxonomy and branding files (each error is one line naming the file).
+    settings = settings_from_env()
+    sources = Path(args.sources) if args.sources else settings.sources
+    load_run_config(sources, month=month, today=today)
     # A month whose draft is approved or sent is refused before Prefect starts.
-    check_month_open(_store(_settings()), first, new_draft=args.new_draft)
+    check_month_open(open_store(settings), month, new_draft=args.new_draft)
     # Prefect is imported here only: the other commands never pay for it.
-    repo_root = Path(__file__).resolve().parents[3]
-    if str(repo_root) not in sys.path:
-        sys.path.insert(0, str(repo_root))
+    # `flows` is installed with the package (see pyproject.toml).
     from flows.monthly import monthly_newsletter
 
     draft_id = monthly_newsletter(
-        sources=str(Path(args.sources).resolve()), month=args.month, today=args.today, new_draft=args.new_draft
+        sources=str(sources.resolve()), month=args.month, today=args.today, new_draft=args.new_draft
     )
     sys.stdout.flush()
     print(draft_id)
@@ -96,7 +91,7 @@ def cmd_collect(args) -> int:
     from newsletter.collect.fetch import Fetcher
     from newsletter.collect.sources import load_sources
 
-    config = load_sources(args.sources)
+    config = load_sources(_sources_arg(args))
     today = args.today or date.today()
     results = collect_all(config.enabled, fetcher=Fetcher(), state=MemoryStateStore(), today=today)
     out = sys.stdout
@@ -140,15 +135,15 @@ def cmd_sample_site(args) -> int:
 # -- outbox --------------------------------------------------------------------
 
 
-def _outbox_context():
-    settings = _settings()
-    return settings, _store(settings)
+def outbox_context():
+    settings = settings_from_env()
+    return settings, open_store(settings)
 
 
 def cmd_outbox_list(args) -> int:
     from newsletter.outbox.drafts import STATUS_LABELS_FR, list_drafts
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     drafts = list_drafts(settings.outbox, store)
     if args.json:
         print(json.dumps([d.manifest for d in drafts], ensure_ascii=False, indent=2))
@@ -168,7 +163,7 @@ def cmd_outbox_list(args) -> int:
 def cmd_outbox_show(args) -> int:
     from newsletter.outbox.drafts import STATUS_LABELS_FR, load_draft
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     draft = load_draft(settings.outbox, args.id, store)
     m = draft.manifest
     if args.json:
@@ -223,7 +218,7 @@ def cmd_outbox_show(args) -> int:
 def _transition(args, to: str, verb: str) -> int:
     from newsletter.outbox.drafts import transition
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     draft = transition(settings.outbox, store, args.id, to, actor=args.actor, note=getattr(args, "note", None))
     print(f"Brouillon {draft.id} {verb}.")
     return 0
@@ -233,7 +228,7 @@ def cmd_outbox_approve(args) -> int:
     from newsletter.cli.outbox_checks import print_report
     from newsletter.outbox.drafts import APPROVED, ChecksFailed, transition
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     try:
         draft = transition(
             settings.outbox, store, args.id, APPROVED,
@@ -272,7 +267,7 @@ def cmd_outbox_edit(args) -> int:
             editorial = Path(args.editorial_file).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise CommandError(f"{args.editorial_file} : fichier illisible ({exc})") from None
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     draft = rerender_draft(
         settings,
         store,
@@ -293,7 +288,7 @@ def cmd_outbox_send(args) -> int:
     from newsletter.deliver.messenger import DeliveryError
     from newsletter.pipeline import publish_draft_web
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     progress, bar = _send_progress()
     try:
         result = send_draft(
@@ -365,7 +360,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     p = sub.add_parser("run", help="run the monthly Prefect flow: collect, dedupe, categorise, render, queue")
-    p.add_argument("--sources", default=_default_sources(), help="sources YAML file")
+    p.add_argument("--sources", help="sources YAML file (default: $NEWSLETTER_SOURCES, else the home's sources/sources.yaml)")
     p.add_argument("--month", help="issue month, YYYY-MM (default: this month)")
     p.add_argument("--today", help="the day the issue is prepared, YYYY-MM-DD (default: today)")
     p.add_argument(
@@ -376,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("collect", help="collect and normalise items; JSON Lines on stdout")
-    p.add_argument("--sources", default=_default_sources(), help="sources YAML file")
+    p.add_argument("--sources", help="sources YAML file (default: $NEWSLETTER_SOURCES, else the home's sources/sources.yaml)")
     p.add_argument("--today", type=_date_arg, help="reference day for French dates without a year")
     p.set_defaults(func=cmd_collect)
 
@@ -384,7 +379,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_dedupe)
 
     p = sub.add_parser("classify", help="JSON Lines items on stdin -> items with 'category' and 'score'")
-    p.add_argument("--taxonomy", help="taxonomy YAML file (default: sources/taxonomy.yaml)")
+    p.add_argument("--taxonomy", help="taxonomy YAML file (default: the home's sources/taxonomy.yaml)")
     p.set_defaults(func=cmd_classify)
 
     p = sub.add_parser("sample-site", help="build the bundled sample site with dates around a day")
@@ -411,7 +406,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         q = osub.add_parser(name, help=helptext)
         q.add_argument("id")
-        q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
+        q.add_argument("--actor", default=default_actor(), help="who does it (default: $USER)")
         if name in ("reject", "reopen", "approve"):
             q.add_argument("--note", help="a note kept in the draft's history")
         if name == "send":
@@ -431,9 +426,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument(
         "--unmerge", action="append", metavar="URL", help="undo a wrong merge: bring this absorbed URL back (repeatable)"
     )
-    q.add_argument("--actor", default=_default_actor(), help="who does it (default: $USER)")
+    q.add_argument("--actor", default=default_actor(), help="who does it (default: $USER)")
     q.set_defaults(func=cmd_outbox_edit)
-    importlib.import_module("newsletter.cli.outbox_checks").register(osub, _default_actor())
+    importlib.import_module("newsletter.cli.outbox_checks").register(osub, default_actor())
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
     return parser
@@ -443,10 +438,11 @@ def build_parser() -> argparse.ArgumentParser:
 # module has ``register(subparsers)`` adding its commands (one line each here).
 COMMAND_MODULES: tuple[str, ...] = (
     "newsletter.cli.subscribers",
+    "newsletter.cli.home",
 )
 
 
-def _default_actor() -> str:
+def default_actor() -> str:
     import getpass
 
     try:

@@ -19,11 +19,11 @@ def print_report(report: Any, *, file=None, header: str | None = None) -> None:
 
 
 def cmd_outbox_check(args) -> int:
-    from newsletter.cli import _outbox_context
+    from newsletter.cli import outbox_context
     from newsletter.outbox.checks import run_checks
     from newsletter.outbox.drafts import load_draft
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     draft = load_draft(settings.outbox, args.id, store)
     report = run_checks(draft, settings, store=store)
     if args.json:
@@ -35,11 +35,11 @@ def cmd_outbox_check(args) -> int:
 
 
 def cmd_outbox_publish(args) -> int:
-    from newsletter.cli import _outbox_context
+    from newsletter.cli import outbox_context
     from newsletter.outbox.drafts import load_draft
     from newsletter.pipeline import publish_draft_web
 
-    settings, store = _outbox_context()
+    settings, store = outbox_context()
     draft = load_draft(settings.outbox, args.id, store)
     page = publish_draft_web(draft, settings.archive, store, actor=args.actor)
     print(f"Version en ligne du brouillon {draft.id} publiée : {page}")

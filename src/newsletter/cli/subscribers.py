@@ -7,10 +7,10 @@ import sys
 
 
 def _context():
-    from newsletter.cli import _settings, _store
+    from newsletter.cli import settings_from_env, open_store
 
-    settings = _settings()
-    return settings, _store(settings)
+    settings = settings_from_env()
+    return settings, open_store(settings)
 
 
 def cmd_import(args) -> int:
@@ -95,7 +95,7 @@ def cmd_count(args) -> int:
 
 
 def register(sub) -> None:
-    from newsletter.cli import _default_actor
+    from newsletter.cli import default_actor
 
     p = sub.add_parser("subscribers", help="subscribers: import, add, list, export, unsubscribe, count")
     ssub = p.add_subparsers(dest="subscribers_command", metavar="ACTION")
@@ -106,7 +106,7 @@ def register(sub) -> None:
     q.add_argument("--source", help="consent source recorded for each address (default: the file name)")
     q.add_argument("--list", action="append", metavar="NAME", help="add the imported addresses to this list")
     q.add_argument("--json", action="store_true", help="print the per-line report as JSON")
-    q.add_argument("--actor", default=_default_actor())
+    q.add_argument("--actor", default=default_actor())
     q.set_defaults(func=cmd_import)
 
     q = ssub.add_parser("add", help="add one subscriber")
@@ -114,7 +114,7 @@ def register(sub) -> None:
     q.add_argument("--name")
     q.add_argument("--source", help="consent source (default: ajout manuel)")
     q.add_argument("--list", action="append", metavar="NAME")
-    q.add_argument("--actor", default=_default_actor())
+    q.add_argument("--actor", default=default_actor())
     q.set_defaults(func=cmd_add)
 
     q = ssub.add_parser("list", help="list subscribers")
@@ -129,7 +129,7 @@ def register(sub) -> None:
     q = ssub.add_parser("unsubscribe", help="unsubscribe an address (e.g. a request received by mail)")
     q.add_argument("email")
     q.add_argument("--note", help="a note kept in the subscriber's history")
-    q.add_argument("--actor", default=_default_actor())
+    q.add_argument("--actor", default=default_actor())
     q.set_defaults(func=cmd_unsubscribe)
 
     q = ssub.add_parser("count", help="number of subscribers by status")

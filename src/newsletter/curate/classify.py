@@ -53,12 +53,14 @@ from typing import IO, Any, Iterable
 from urllib.parse import unquote
 
 
+from newsletter.home import TAXONOMY_FILE, config_path
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
 
 FALLBACK = "autres"
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / "sources" / "taxonomy.yaml"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+# A hashtag is one word (letters, digits, _), "#" optional; the social drafts use the same rule.
+HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9]+")
 
 
@@ -267,7 +269,7 @@ class Taxonomy:
     # -- loading ------------------------------------------------------------
     @classmethod
     def default(cls) -> "Taxonomy":
-        return cls.load(DEFAULT_PATH)
+        return cls.load(config_path(TAXONOMY_FILE))
 
     @classmethod
     def load(cls, path: str | Path) -> "Taxonomy":
@@ -321,6 +323,9 @@ class Taxonomy:
             raise TaxonomyError(f"{label}: missing 'hashtags' (a list, may be empty)")
         if not isinstance(hashtags, list) or not all(isinstance(h, str) and h.strip() for h in hashtags):
             raise TaxonomyError(f"{label}: 'hashtags' must be a list of strings")
+        for tag in hashtags:
+            if not HASHTAG.match(tag.strip()):
+                raise TaxonomyError(f"{label}: hashtag {tag.strip()!r} is not a single word (letters, digits, _)")
         keywords: list[str] = []
         weights: dict[str, float] = {}
         raw_keywords = raw.get("keywords") or []

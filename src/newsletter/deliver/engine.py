@@ -52,7 +52,7 @@ from newsletter.deliver.messenger import (
 from newsletter.deliver.tokens import make_token, token_length
 from newsletter.outbox import drafts as outbox
 from newsletter.settings import Settings
-from newsletter.store import Store, _aware, send_log, send_runs, subscribers, utcnow
+from newsletter.store import Store, as_aware, send_log, send_runs, subscribers, utcnow
 
 log = logging.getLogger("newsletter.deliver")
 
@@ -286,7 +286,7 @@ def _recent_sends(store: Store) -> list[float]:
         rows = conn.execute(
             select(send_log.c.sent_at).where(send_log.c.status == SENT, send_log.c.sent_at >= since)
         ).scalars().all()
-    return [_aware(r).timestamp() for r in rows if r is not None]
+    return [as_aware(r).timestamp() for r in rows if r is not None]
 
 
 class _Run:

@@ -25,7 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, select, update
 
 from newsletter.errors import UserError
-from newsletter.store import Store, _aware, subscriber_events, subscribers, utcnow
+from newsletter.store import Store, as_aware, subscriber_events, subscribers, utcnow
 
 ACTIVE = "active"
 UNSUBSCRIBED = "unsubscribed"
@@ -110,10 +110,10 @@ def _row(r) -> Subscriber:
         name=r.name,
         status=r.status,
         consent_source=r.consent_source,
-        consent_at=_aware(r.consent_at),
+        consent_at=as_aware(r.consent_at),
         lists=[x for x in (r.lists or "").split(",") if x],
         bounce_count=r.bounce_count or 0,
-        created_at=_aware(r.created_at),
+        created_at=as_aware(r.created_at),
     )
 
 
@@ -254,7 +254,7 @@ def events(store: Store, subscriber_id: int) -> list[dict[str, Any]]:
             .order_by(subscriber_events.c.id)
         ).all()
     return [
-        {"from": r.from_status, "to": r.to_status, "at": _aware(r.at).isoformat(), "actor": r.actor, "note": r.note}
+        {"from": r.from_status, "to": r.to_status, "at": as_aware(r.at).isoformat(), "actor": r.actor, "note": r.note}
         for r in rows
     ]
 
@@ -305,7 +305,7 @@ def _parse_date(value: str) -> datetime | None:
         except ValueError:
             continue
     try:
-        return _aware(datetime.fromisoformat(value))
+        return as_aware(datetime.fromisoformat(value))
     except ValueError:
         return None
 

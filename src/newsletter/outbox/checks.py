@@ -60,7 +60,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from newsletter import USER_AGENT
-from newsletter.store import Store, _aware, check_cache, draft_checks, utcnow
+from newsletter.store import Store, as_aware, check_cache, draft_checks, utcnow
 
 CHECK_ORDER = ("links", "size", "empty_sections", "placeholders", "schemes", "alt_text", "social", "spam")
 CHECK_TITLES_FR = {
@@ -138,7 +138,7 @@ class ChecksReport:
     def from_dict(cls, data: dict[str, Any]) -> "ChecksReport":
         return cls(
             results=[CheckResult.from_dict(r) for r in data.get("results") or []],
-            checked_at=_aware(datetime.fromisoformat(data["checked_at"])) if data.get("checked_at") else utcnow(),
+            checked_at=as_aware(datetime.fromisoformat(data["checked_at"])) if data.get("checked_at") else utcnow(),
         )
 
     def summary_fr(self) -> str:
@@ -196,7 +196,7 @@ def cache_get(store: Store, kind: str, keys: Iterable[str], max_age: timedelta) 
                 select(check_cache).where(check_cache.c.kind == kind, check_cache.c.key.in_(hashes[start:start + 500]))
             ).all()
             for row in rows:
-                if _aware(row.checked_at) >= oldest:
+                if as_aware(row.checked_at) >= oldest:
                     out[by_hash[row.key]] = {**json.loads(row.data_json), "ok": bool(row.ok)}
     return out
 

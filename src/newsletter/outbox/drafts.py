@@ -295,7 +295,7 @@ def latest_approval(store: Store, draft_id: str) -> ApprovedContent | None:
     """The draft's last approval record, whatever its status since (None if never approved)."""
     from sqlalchemy import select
 
-    from newsletter.store import _aware, approvals
+    from newsletter.store import as_aware, approvals
 
     with store.engine.connect() as conn:
         row = conn.execute(
@@ -310,7 +310,7 @@ def latest_approval(store: Store, draft_id: str) -> ApprovedContent | None:
         checks = ChecksReport.from_dict(json.loads(row.checks_json))
     return ApprovedContent(
         draft_id=draft_id,
-        approved_at=_aware(row.approved_at),
+        approved_at=as_aware(row.approved_at),
         actor=row.actor,
         comment=row.comment,
         override_reason=row.override_reason,
@@ -363,9 +363,10 @@ def verify_approved(draft: Draft, store: Store) -> ApprovedContent:
 
 def _copy_branding(draft: Draft) -> None:
     """Copy the branding file the draft was rendered with into the draft, to lock it with the approval."""
-    from newsletter.render.branding import DEFAULT_PATH
+    from newsletter.home import config_path
+    from newsletter.home import BRANDING_FILE
 
-    source = Path(draft.manifest.get("branding_file") or DEFAULT_PATH)
+    source = Path(draft.manifest.get("branding_file") or config_path(BRANDING_FILE))
     if source.is_file() and source.resolve() != (draft.path / BRANDING_COPY).resolve():
         atomic_write(draft.path / BRANDING_COPY, source.read_bytes())
 
@@ -629,7 +630,7 @@ def acquire_send_lease(store: Store, draft_id: str, holder: str, ttl_seconds: fl
     from sqlalchemy import insert, select, update
     from sqlalchemy.exc import IntegrityError
 
-    from newsletter.store import _aware, send_runs
+    from newsletter.store import as_aware, send_runs
 
     for _ in range(3):
         now = utcnow()
@@ -649,11 +650,11 @@ def acquire_send_lease(store: Store, draft_id: str, holder: str, ttl_seconds: fl
             free = (
                 row.holder is None
                 or row.holder == holder
-                or (row.lease_expires_at is not None and _aware(row.lease_expires_at) < now)
+                or (row.lease_expires_at is not None and as_aware(row.lease_expires_at) < now)
                 or _holder_is_dead(row.holder)
             )
             if not free:
-                until = _aware(row.lease_expires_at)
+                until = as_aware(row.lease_expires_at)
                 raise SendInProgress(
                     f"brouillon {draft_id} : un autre envoi est en cours ({row.holder}, bail valable jusqu'à"
                     f" {until:%H:%M:%S} UTC) ; rien n'a été envoyé par cette commande"

@@ -30,7 +30,7 @@ from newsletter.files import atomic_write
 from newsletter.render.frformat import format_month_fr
 from newsletter.models import Issue
 from newsletter.normalize import PARIS
-from newsletter.render.newsletter import RenderedNewsletter, TEMPLATES_DIR, _environment, render_newsletter, render_template
+from newsletter.render.newsletter import RenderedNewsletter, render_newsletter, render_template, template_environment
 
 _MONTH_DIR = re.compile(r"^\d{4}-\d{2}$")
 INDEX_TEMPLATE = "web/index.html.j2"
@@ -196,7 +196,7 @@ def publish_page(
     atomic_write(issue_dir / "issue.json", json.dumps(meta, ensure_ascii=False, indent=2))
 
     issues = list_issues(archive_dir)
-    env = _environment(str(Path(templates_dir or TEMPLATES_DIR).resolve()))
+    env = template_environment(templates_dir)
     index = render_template(env, INDEX_TEMPLATE, {"b": branding, "c": branding.colors, "issues": issues})
     atomic_write(archive_dir / "index.html", index)
     atomic_write(archive_dir / "feed.xml", _feed(issues, branding))

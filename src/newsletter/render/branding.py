@@ -1,6 +1,6 @@
 """The centre's identity: name, colours, logo, address, links, campaign settings.
 
-Loaded from one YAML file (``sources/branding.yaml`` by default, IREV) so that
+Loaded from one YAML file (default: the home's ``sources/branding.yaml``, else the packaged IREV one) so that
 the templates never hard-code a centre. ``load_branding`` validates the file
 and raises ``BrandingError`` naming the file and the problem. Colours are
 checked against WCAG AA: every text/background pair the templates use
@@ -18,9 +18,9 @@ from typing import Any
 from urllib.parse import urlparse
 
 
+from newsletter.home import BRANDING_FILE, config_path
 from newsletter.yamlfile import load_yaml
 
-DEFAULT_PATH = Path(__file__).resolve().parents[3] / "sources" / "branding.yaml"
 WCAG_AA = 4.5
 
 COLOR_KEYS = (
@@ -145,8 +145,8 @@ def _text(data: dict, key: str, where: str) -> str:
 
 
 def load_branding(path: str | Path | None = None) -> Branding:
-    """Read and validate a branding file (default: sources/branding.yaml, IREV)."""
-    path = Path(path) if path is not None else DEFAULT_PATH
+    """Read and validate a branding file (default: the home's sources/branding.yaml, else IREV's)."""
+    path = Path(path) if path is not None else config_path(BRANDING_FILE)
     where = str(path)
     data = load_yaml(path, BrandingError, "branding file")
     if not isinstance(data, dict):

@@ -38,10 +38,13 @@ from newsletter.render.frformat import (
     format_short_date_fr,
 )
 from newsletter.render.ics import ics_filename, event_ics
+from newsletter.home import packaged_templates, template_dirs
 from newsletter.models import Item, Issue
 from newsletter.normalize import clean_text, truncate
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
+# The packaged templates. At run time templates are looked up in the home's
+# templates/ first, then here (newsletter.home.template_dirs).
+TEMPLATES_DIR = packaged_templates()
 MJML_TEMPLATE = "newsletter.mjml.j2"
 TEXT_TEMPLATE = "newsletter.txt.j2"
 CSS_TEMPLATE = "newsletter.css.j2"
@@ -111,10 +114,25 @@ def _wrap(text: str, width: int = 72, indent: str = "", first: str | None = None
     return "\n".join(lines)
 
 
+def template_environment(templates_dir: str | Path | None = None) -> jinja2.Environment:
+    """The Jinja environment of the letter's templates.
+
+    ``templates_dir``: one folder holding every template; default: the home's
+    ``templates/`` (overrides) then the packaged templates.
+    """
+    if templates_dir is not None:
+        dirs: tuple[str, ...] = (str(Path(templates_dir).resolve()),)
+    else:
+        # (In the repository the home's templates/ is the packaged folder itself: listed once.)
+        dirs = tuple(dict.fromkeys(str(d.resolve()) for d in template_dirs()))
+    return _cached_environment(dirs)
+
+
 @functools.lru_cache(maxsize=8)
-def _environment(templates_dir: str) -> jinja2.Environment:
+def _cached_environment(dirs: tuple[str, ...]) -> jinja2.Environment:
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(templates_dir),
+        # A list of folders: the first that has a template wins (home overrides first).
+        loader=jinja2.FileSystemLoader(list(dirs)),
         undefined=jinja2.StrictUndefined,
         # HTML-escape everything except the plain-text part and the CSS.
         autoescape=lambda name: name is None or not name.endswith(PLAIN_SUFFIXES),
@@ -478,7 +496,7 @@ def render_newsletter(
     """
     if mode not in MODES:
         raise ValueError(f"mode {mode!r} is not one of {', '.join(MODES)}")
-    env = _environment(str(Path(templates_dir or TEMPLATES_DIR).resolve()))
+    env = template_environment(templates_dir)
     month_key = _month_key(issue)
     params = campaign if campaign is not None else branding.campaign.params(month_key)
     params = {str(k): str(v) for k, v in params.items()}

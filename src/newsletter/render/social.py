@@ -32,13 +32,15 @@ import grapheme
 import jinja2
 from twitter_text import extract_urls_with_indices, parse_tweet
 
+from newsletter.curate.classify import HASHTAG
+from newsletter.errors import UserError
 from newsletter.render.branding import Branding
 from newsletter.render.frformat import format_event_when_fr, format_month_fr
 from newsletter.models import Issue, Item
 from newsletter.normalize import clean_text
+from newsletter.home import template_dirs
 from newsletter.render.newsletter import render_template  # shared error handling: TemplateError naming the template
 
-TEMPLATES_DIR = Path(__file__).resolve().parents[3] / "templates"
 PLATFORMS = ("linkedin", "x", "mastodon", "bluesky")
 LIMITS = {"linkedin": 3000, "x": 280, "mastodon": 500, "bluesky": 300}
 URL_WEIGHT = 23
@@ -48,10 +50,10 @@ MAX_HASHTAGS = {"linkedin": 4, "x": 2, "mastodon": 3, "bluesky": 2}
 START_SUMMARY = {"linkedin": 700, "x": 280, "mastodon": 400, "bluesky": 300}
 MIN_TITLE = 30
 BUFFER_COLUMNS = ("Text", "Image URL", "Tags", "Posting Time")
-_HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
+_HASHTAG = HASHTAG  # the taxonomy's rule (checked when the taxonomy is loaded)
 
 
-class SocialError(ValueError):
+class SocialError(UserError, ValueError):
     """Bad input for the social drafts (unknown platform, malformed hashtag)."""
 
 
@@ -116,9 +118,10 @@ def normalise_hashtags(tags: list[str] | None) -> list[str]:
     return out
 
 
-def _environment(templates_dir: Path) -> jinja2.Environment:
+def _environment(templates_dir: Path | None) -> jinja2.Environment:
+    dirs = [Path(templates_dir)] if templates_dir is not None else template_dirs()
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir)),
+        loader=jinja2.FileSystemLoader([str(d) for d in dirs]),
         undefined=jinja2.StrictUndefined,
         autoescape=False,  # plain text
         keep_trailing_newline=False,
@@ -209,7 +212,7 @@ def social_drafts(
         raise SocialError("hashtags must be a mapping of category slug -> list of hashtags")
     tags_by_cat = {slug: normalise_hashtags(tags) for slug, tags in hashtags.items()}
     common = tags_by_cat.get("*", [])
-    env = _environment(Path(templates_dir or TEMPLATES_DIR))
+    env = _environment(templates_dir)
     month_key = f"{issue.month:%Y-%m}"
     web_url = web_url or branding.issue_url(month_key)
     month_label = format_month_fr(issue.month)
