@@ -173,11 +173,11 @@ def fetch_source(source: Source, fetcher: Fetcher, state: StateStore | None = No
 
 
 def _fetch_details(source: Source, fetcher: Fetcher, outcome: FetchOutcome) -> None:
-    from newsletter.collect import pages  # the page scraper; imported late to keep feeds-only use light
+    from newsletter.collect.listing import parse_listing  # imported late to keep feeds-only use light
 
     response = outcome.response
     try:
-        listing = pages.parse_listing(
+        listing = parse_listing(
             response.content, url=_base_url(source, response), source=source, headers=response.headers
         )
     except Exception:  # noqa: BLE001  # parse_source reports the listing's problem
@@ -259,7 +259,7 @@ def parse_source(
 
 
 class _PageProblem(Exception):
-    """A pages.* exception translated to an error category (``category``)."""
+    """A scraping exception (scrape.PageError) translated to an error category (``category``)."""
 
     def __init__(self, category: str, message: str):
         super().__init__(message)
@@ -269,18 +269,20 @@ class _PageProblem(Exception):
 def _parse_page(
     source: Source, outcome: FetchOutcome, base: str, today: date | None, warnings: list[str]
 ) -> list[Item]:
-    from newsletter.collect import pages
+    from newsletter.collect.detail import parse_detail
+    from newsletter.collect.listing import parse_listing
+    from newsletter.collect.scrape import PageError, SelectorEmpty, SelectorInvalid
 
     response = outcome.response
     try:
-        listing = pages.parse_listing(
+        listing = parse_listing(
             response.content, url=base, source=source, headers=response.headers, today=today
         )
-    except pages.SelectorEmpty as exc:
+    except SelectorEmpty as exc:
         raise _PageProblem(ERROR_SELECTOR_EMPTY, str(exc)) from exc
-    except pages.SelectorInvalid as exc:
+    except SelectorInvalid as exc:
         raise _PageProblem(ERROR_INVALID_SOURCE, str(exc)) from exc
-    except pages.PageError as exc:
+    except PageError as exc:
         raise _PageProblem(ERROR_PARSE, str(exc)) from exc
     warnings.extend(getattr(listing, "warnings", []))
     items = list(listing)
@@ -294,7 +296,7 @@ def _parse_page(
             continue
         try:
             enriched.append(
-                pages.parse_detail(
+                parse_detail(
                     detail.content,
                     url=detail.final_url or item.url,
                     source=source,
