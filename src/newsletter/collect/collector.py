@@ -18,6 +18,7 @@ number of consecutive failed runs.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -39,6 +40,7 @@ from newsletter.models import (
     SourceResult,
 )
 from newsletter.collect.sources import Source
+from newsletter.normalize import normalize_item
 
 log = logging.getLogger(__name__)
 
@@ -196,8 +198,6 @@ def _fetch_details(source: Source, fetcher: Fetcher, outcome: FetchOutcome) -> N
 
 def _base_url(source: Source, response: FetchResponse) -> str:
     """The URL relative links resolve against (the final URL after redirects)."""
-    if source.is_local:
-        return response.final_url
     return response.final_url or source.url
 
 
@@ -255,6 +255,42 @@ def parse_source(
         result.error = SourceError(ERROR_PARSE, f"{source.url}: {type(exc).__name__}: {exc}")
     if result.error is not None:
         result.items = []
+    else:
+        normalize_result(result)
+    return result
+
+
+def dropped_entry(item: Item, source: str, stage: str, reason: str) -> dict[str, Any]:
+    """One entry of ``SourceResult.dropped`` / the manifest's ``dropped_items``."""
+    return {
+        "source": source,
+        "title": str(getattr(item, "title", "") or "")[:200],
+        "url": str(getattr(item, "url", "") or "")[:500],
+        "stage": stage,
+        "reason": reason,
+    }
+
+
+def normalize_result(result: SourceResult) -> SourceResult:
+    """Normalise every item of ``result`` in place (``normalize.normalize_item``):
+    control characters stripped, links that may not reach a subscriber dropped
+    (a warning naming the item), an item whose own link is not http(s) dropped
+    (in ``result.dropped``). Never raises."""
+    kept: list[Item] = []
+    for item in result.items:
+        try:
+            problems = normalize_item(item)
+        except Exception as exc:  # noqa: BLE001 - one item never spoils the source
+            entry = dropped_entry(item, result.source, "collect", str(exc))
+            result.dropped.append(entry)
+            result.warnings.append(f"item {entry['title']!r} dropped: {exc}")
+            log.warning("source %r: item %r dropped: %s", result.source, entry["title"], exc)
+            continue
+        for problem in problems:
+            result.warnings.append(f"item {item.title!r}: {problem}")
+            log.warning("source %r: item %r: %s", result.source, item.title, problem)
+        kept.append(item)
+    result.items = kept
     return result
 
 
@@ -358,11 +394,19 @@ def record_result(
     *,
     threshold: int = DEFAULT_ATTENTION_THRESHOLD,
 ) -> SourceResult:
-    """Record ``result`` in ``state``; flag it when the source needs attention."""
+    """Record ``result`` in ``state``; flag it when the source needs attention.
+
+    A result with dropped items is recorded without its validators (ETag,
+    Last-Modified): the next run reads the source in full instead of replaying
+    a 304 over items that could not be used.
+    """
     if state is None:
         return result
+    recorded = result
+    if result.dropped and result.ok:
+        recorded = dataclasses.replace(result, not_modified=False, etag=None, last_modified=None)
     try:
-        failures = state.record(result.source, result)
+        failures = state.record(result.source, recorded)
     except Exception:  # noqa: BLE001 - losing state must not lose the items
         log.exception("source %r: cannot record state", result.source)
         return result
@@ -407,7 +451,7 @@ def collect_all(
     deferred: deque[tuple[int, FetchOutcome]] = deque()  # 304s whose items are not rebuilt yet
 
     def limit(key: str) -> int:
-        return len(sources) if key == "" else fetcher.per_host
+        return fetcher.per_host
 
     def take() -> tuple[str, int] | None:  # under cond
         for _ in range(len(order)):
