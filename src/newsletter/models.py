@@ -204,6 +204,8 @@ class SourceResult:
     # "stage", "reason"}. A source with dropped items is not recorded as
     # healthy: its validators are not kept, so the next run reads it again.
     dropped: list[dict[str, Any]] = field(default_factory=list)
+    # Retries the collector made after transient failures (timeouts, 429, 5xx).
+    retries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -223,6 +225,7 @@ class SourceResult:
             "consecutive_failures": self.consecutive_failures,
             "needs_attention": self.needs_attention,
             "dropped": [dict(d) for d in self.dropped],
+            "retries": self.retries,
         }
 
 

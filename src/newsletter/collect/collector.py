@@ -19,13 +19,14 @@ number of consecutive failed runs.
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from newsletter.collect.feeds import FeedParseError, NotAFeed, parse_feed
 from newsletter.collect.fetch import Fetcher, FetchError, FetchResponse, host_key
@@ -416,6 +417,20 @@ def record_result(
     return result
 
 
+DEFAULT_RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before the 1st, 2nd, 3rd retry of a transient failure
+MAX_RETRY_AFTER = 120.0  # never wait longer than this on a Retry-After
+
+
+def retry_wait(error: SourceError, attempt: int, delays: Sequence[float]) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based) of a transient
+    failure: the configured delay, or the server's Retry-After when longer
+    (capped at ``MAX_RETRY_AFTER``)."""
+    delay = float(delays[min(attempt, len(delays)) - 1]) if delays else 0.0
+    if error.retry_after:
+        delay = max(delay, min(float(error.retry_after), MAX_RETRY_AFTER))
+    return delay
+
+
 def collect_all(
     sources: Sequence[Source],
     *,
@@ -424,6 +439,9 @@ def collect_all(
     max_workers: int = 16,
     today: date | None = None,
     attention_threshold: int = DEFAULT_ATTENTION_THRESHOLD,
+    retries: int = 0,
+    retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    on_result: Callable[[SourceResult], None] | None = None,
 ) -> list[SourceResult]:
     """Collect every source in parallel; results in the order of ``sources``.
 
@@ -432,7 +450,16 @@ def collect_all(
     host while another host's source is ready. A worker that gets a 304 while
     other sources wait to be fetched starts the next request first and leaves
     the rebuilding of the kept items to a worker with nothing to fetch (a busy
-    host, or the end of the run). Never raises for a source.
+    host, or the end of the run).
+
+    A transient fetch failure (timeout, connection failure, 429, 5xx) is
+    retried up to ``retries`` times, after ``retry_delays`` (or the server's
+    Retry-After when longer); no worker sleeps meanwhile: it fetches other
+    sources. A 404, a parse error or an invalid URL is never retried.
+    ``SourceResult.retries`` says how many retries a source took.
+    ``on_result`` is called with each source's recorded result as soon as it
+    is known (from a worker thread; it must be thread-safe and must not raise).
+    Never raises for a source.
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
@@ -446,18 +473,21 @@ def collect_all(
     order = deque(queues)  # round-robin over hosts
     active: dict[str, int] = {key: 0 for key in queues}
     cond = threading.Condition()
-    pending = [len(sources)]  # sources not yet taken
+    pending = [len(sources)]  # sources not yet taken (including retries waiting for their time)
     fetching = [0]  # fetches under way
     deferred: deque[tuple[int, FetchOutcome]] = deque()  # 304s whose items are not rebuilt yet
-
-    def limit(key: str) -> int:
-        return fetcher.per_host
+    attempts = [0] * len(sources)  # retries done, per source
+    waiting: list[tuple[float, int]] = []  # (monotonic time it may be retried, source index), a heap
 
     def take() -> tuple[str, int] | None:  # under cond
+        now = time.monotonic()
+        while waiting and waiting[0][0] <= now:
+            _, index = heapq.heappop(waiting)
+            queues[host_key(sources[index].url)].appendleft(index)
         for _ in range(len(order)):
             key = order[0]
             order.rotate(-1)
-            if queues[key] and active[key] < limit(key):
+            if queues[key] and active[key] < fetcher.per_host:
                 active[key] += 1
                 pending[0] -= 1
                 fetching[0] += 1
@@ -466,7 +496,13 @@ def collect_all(
 
     def finish(index: int, fetched: FetchOutcome | SourceResult) -> None:
         result = _parse_step(sources[index], fetched, state, today)
+        result.retries = attempts[index]
         results[index] = record_result(state, result, threshold=attention_threshold)
+        if on_result is not None:
+            try:
+                on_result(results[index])
+            except Exception:  # noqa: BLE001 - reporting never loses a result
+                log.exception("source %r: on_result callback failed", sources[index].name)
 
     def worker() -> None:
         job: tuple[str, int] | None = None  # (host key, source index) to fetch next
@@ -482,7 +518,7 @@ def collect_all(
                             break
                         if pending[0] == 0 and fetching[0] == 0:
                             return
-                        cond.wait()
+                        cond.wait(max(0.0, waiting[0][0] - time.monotonic()) if waiting else None)
                 if job is None:
                     finish(*parse)
                     continue
@@ -496,7 +532,16 @@ def collect_all(
                 with cond:
                     active[key] -= 1
                     fetching[0] -= 1
-                    if isinstance(fetched, FetchOutcome) and fetched.not_modified:
+                    error = fetched.error if isinstance(fetched, SourceResult) else None
+                    if error is not None and error.transient and attempts[index] < retries:
+                        attempts[index] += 1
+                        wait = retry_wait(error, attempts[index], retry_delays)
+                        log.info("source %r: %s; retry %d/%d in %.1f s",
+                                 sources[index].name, error, attempts[index], retries, wait)
+                        heapq.heappush(waiting, (time.monotonic() + wait, index))
+                        pending[0] += 1
+                        handed_off = True
+                    elif isinstance(fetched, FetchOutcome) and fetched.not_modified:
                         job = take()
                         if job is not None:  # fetch first, rebuild the 304's items later
                             deferred.append((index, fetched))
