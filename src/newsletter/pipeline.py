@@ -221,7 +221,7 @@ def _culprits(items: list, attempt, stage: str, exc: BaseException, cfg: RunConf
             attempt([item])
         except Exception as item_exc:  # noqa: BLE001 - this is what we are looking for
             found.append((item, item_exc))
-    if not found:
+    if not found or len(found) == len(items):  # not one item's fault
         raise exc
     for item, item_exc in found:
         entry = _drop_entry(item, stage, item_exc)
