@@ -403,11 +403,8 @@ def record_result(
     """
     if state is None:
         return result
-    recorded = result
-    if result.dropped and result.ok:
-        recorded = dataclasses.replace(result, not_modified=False, etag=None, last_modified=None)
     try:
-        failures = state.record(result.source, recorded)
+        failures = state.record(result.source, _as_recorded(result))
     except Exception:  # noqa: BLE001 - losing state must not lose the items
         log.exception("source %r: cannot record state", result.source)
         return result
@@ -429,6 +426,35 @@ def retry_wait(error: SourceError, attempt: int, delays: Sequence[float]) -> flo
     if error.retry_after:
         delay = max(delay, min(float(error.retry_after), MAX_RETRY_AFTER))
     return delay
+
+
+def _as_recorded(result: SourceResult) -> SourceResult:
+    """What is stored for ``result``: without validators when items were dropped."""
+    if result.dropped and result.ok:
+        return dataclasses.replace(result, not_modified=False, etag=None, last_modified=None)
+    return result
+
+
+def record_results(
+    state: StateStore | None, results: Sequence[SourceResult], *, threshold: int = DEFAULT_ATTENTION_THRESHOLD
+) -> None:
+    """``record_result`` for every result, in one transaction when the store
+    has ``record_many`` (the database: one commit instead of one per source)."""
+    if state is None:
+        return
+    record_many = getattr(state, "record_many", None)
+    if record_many is None:
+        for result in results:
+            record_result(state, result, threshold=threshold)
+        return
+    try:
+        failures = record_many([(r.source, _as_recorded(r)) for r in results])
+    except Exception:  # noqa: BLE001 - losing state must not lose the items
+        log.exception("cannot record the sources' state")
+        return
+    for result, count in zip(results, failures):
+        result.consecutive_failures = count
+        result.needs_attention = count >= threshold
 
 
 def collect_all(
@@ -457,8 +483,9 @@ def collect_all(
     Retry-After when longer); no worker sleeps meanwhile: it fetches other
     sources. A 404, a parse error or an invalid URL is never retried.
     ``SourceResult.retries`` says how many retries a source took.
-    ``on_result`` is called with each source's recorded result as soon as it
-    is known (from a worker thread; it must be thread-safe and must not raise).
+    ``on_result`` is called with each source's result as soon as it is known
+    (from a worker thread; it must be thread-safe). Every result is recorded
+    in ``state`` at the end, in one transaction when the store allows it.
     Never raises for a source.
     """
     if max_workers < 1:
@@ -497,7 +524,7 @@ def collect_all(
     def finish(index: int, fetched: FetchOutcome | SourceResult) -> None:
         result = _parse_step(sources[index], fetched, state, today)
         result.retries = attempts[index]
-        results[index] = record_result(state, result, threshold=attention_threshold)
+        results[index] = result
         if on_result is not None:
             try:
                 on_result(results[index])
@@ -568,4 +595,5 @@ def collect_all(
             result = SourceResult(source=source.name, kind=source.kind,
                                   error=SourceError(ERROR_PARSE, "collector failed for this source"))
         out.append(result)
+    record_results(state, out, threshold=attention_threshold)
     return out
