@@ -48,6 +48,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/collect.py
 	$(BIN)/python benchmarks/curate.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache
