@@ -23,10 +23,22 @@ install: $(BIN)/newsletter
 
 install-dev: $(VENV)/.dev-installed
 
-# Build the bundled sample site with dates around today, then run the monthly
-# pipeline on it. Ends by printing the draft's id.
+# Build the bundled sample site with dates around today, serve it over HTTP on
+# 127.0.0.1 (a free port) for the length of the run, then run the monthly
+# pipeline on it. The server's PID goes to $(SAMPLE_PID); it is stopped by that
+# PID when the run ends, failed or not. Ends by printing the draft's id.
+SAMPLE_PID ?= build/sample-site.pid
+SAMPLE_LOG ?= build/sample-site.log
 run: install
-	$(BIN)/newsletter sample-site --out $(SAMPLE_SITE)
+	@mkdir -p $(dir $(SAMPLE_PID)) && rm -f $(SAMPLE_LOG)
+	@$(BIN)/newsletter sample-site --out $(SAMPLE_SITE) --serve >$(SAMPLE_LOG) 2>&1 & echo $$! >$(SAMPLE_PID); \
+	trap 'kill $$(cat $(SAMPLE_PID)) 2>/dev/null; rm -f $(SAMPLE_PID)' EXIT; \
+	for i in $$(seq 100); do \
+	  grep -q 'servi sur http' $(SAMPLE_LOG) 2>/dev/null && break; \
+	  kill -0 $$(cat $(SAMPLE_PID)) 2>/dev/null || { cat $(SAMPLE_LOG) >&2; exit 1; }; \
+	  sleep 0.2; \
+	done; \
+	grep 'servi sur http' $(SAMPLE_LOG) >&2 || { echo "sample site server did not start" >&2; exit 1; }; \
 	$(BIN)/newsletter run --sources $(SAMPLE_SITE)/sources.yaml
 
 test: install-dev
@@ -36,6 +48,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/collect.py
 	$(BIN)/python benchmarks/curate.py
 	$(BIN)/python benchmarks/render.py
+	$(BIN)/python benchmarks/run.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

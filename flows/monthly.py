@@ -1,81 +1,47 @@
 """The monthly newsletter flow: collect, curate, render, queue for approval.
 
 Thin on purpose: every step is a function of the ``newsletter`` package.
-Retries sit on I/O only (fetching a source), and only for transient errors:
-timeouts, connection resets, 429 and 5xx (honouring Retry-After). A 404 or a
-parse error is not retried. Approval that takes days happens in the outbox,
-not in a paused flow: the flow ends once the draft is queued.
+Collection is one task running the package's scheduler (``collect_all``: the
+global bound NEWSLETTER_MAX_WORKERS, the per-host bound, retries of transient
+errors only — timeouts, connection resets, 429 and 5xx, honouring
+Retry-After; a 404 or a parse error is not retried). Each source's outcome
+(items, 304, error, retries) is logged as it comes and shown as the
+``collected-sources`` table artifact. Approval that takes days happens in the
+outbox, not in a paused flow: the flow ends once the draft is queued.
 """
 
 from __future__ import annotations
 
-import time
-from datetime import date
-
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 from newsletter import pipeline
-from newsletter.collect.collector import fetch_source, parse_source, record_result
-from newsletter.collect.fetch import FetchError, Fetcher
-from newsletter.models import ERROR_CONNECTION, SourceError, SourceResult
+from newsletter.collect.collector import DEFAULT_RETRY_DELAYS
 from newsletter.settings import Settings
-from newsletter.collect.sources import Source
 from newsletter.store import Store
 
-MAX_RETRY_AFTER = 120.0  # seconds: never sleep longer than this on a Retry-After
+RETRY_DELAYS = DEFAULT_RETRY_DELAYS  # seconds before each retry of a transient fetch failure
 
 
-def _exception_of(state) -> BaseException | None:
-    data = getattr(state, "data", None)
-    if isinstance(data, BaseException):
-        return data
-    try:
-        result = state.result(raise_on_failure=False)
-    except Exception as exc:  # pragma: no cover - depends on result storage
-        return exc
-    return result if isinstance(result, BaseException) else None
+@task(name="collect", cache_policy=NO_CACHE)
+def collect_task(cfg, settings, store):
+    logger = get_run_logger()
 
-
-def retry_if_transient(task, task_run, state) -> bool:
-    """Prefect retry condition: retry a fetch only when the error is transient."""
-    exc = _exception_of(state)
-    return isinstance(exc, FetchError) and exc.error.transient
-
-
-@task(
-    name="fetch-source",
-    task_run_name="fetch {source.name}",
-    retries=3,
-    retry_delay_seconds=[2, 10, 30],
-    retry_condition_fn=retry_if_transient,
-    # No timeout_seconds: a thread cannot be interrupted. The Fetcher bounds
-    # each request itself (connect/read timeouts and a total time limit).
-    cache_policy=NO_CACHE,
-)
-def fetch_task(source: Source, fetcher: Fetcher, store: Store):
-    try:
-        return fetch_source(source, fetcher, store)
-    except FetchError as exc:
-        if exc.error.transient and exc.error.retry_after:
-            # Honour Retry-After before Prefect's own delay starts counting.
-            time.sleep(min(exc.error.retry_after, MAX_RETRY_AFTER))
-        raise
-
-
-@task(name="parse-sources", cache_policy=NO_CACHE)
-def parse_task(
-    sources: list[Source], outcomes: list, store: Store, today: date, threshold: int
-) -> list[SourceResult]:
-    """Parse what was fetched (no I/O, no retries) and record each source's state."""
-    results = []
-    for source, outcome in zip(sources, outcomes):
-        if isinstance(outcome, SourceResult):  # the fetch failed for good
-            result = outcome
+    def report(result):
+        if result.error is not None:
+            logger.warning("Source %r failed after %d retries: %s", result.source, result.retries, result.error)
         else:
-            result = parse_source(source, outcome, state=store, today=today)
-        results.append(record_result(store, result, threshold=threshold))
+            logger.info("Source %r: %d items%s%s", result.source, len(result.items),
+                        " (not modified)" if result.not_modified else "",
+                        f" after {result.retries} retries" if result.retries else "")
+
+    results = pipeline.collect_step(cfg, settings, store, on_result=report, retry_delays=RETRY_DELAYS)
+    create_table_artifact(
+        key="collected-sources",
+        table=pipeline.source_table(results),
+        description=f"Sources collected for {cfg.month:%Y-%m} in {cfg.timings.get('collect', 0):.1f} s",
+    )
     return results
 
 
@@ -94,11 +60,7 @@ def queue_task(settings, store, cfg, results, curation, output, new_draft=False)
     return pipeline.queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)
 
 
-@flow(
-    name="monthly-newsletter",
-    task_runner=ThreadPoolTaskRunner(max_workers=16),
-    log_prints=False,
-)
+@flow(name="monthly-newsletter", log_prints=False)
 def monthly_newsletter(
     sources: str | None = None,  # None: NEWSLETTER_SOURCES, else the home's sources/sources.yaml
     month: str | None = None,
@@ -112,21 +74,9 @@ def monthly_newsletter(
     store = Store(settings.database_url)
     pipeline.check_month_open(store, first, new_draft=new_draft)  # before collecting anything
     cfg = pipeline.load_run_config(sources, month=first, today=day)
-    enabled = cfg.sources.enabled
-    fetcher = Fetcher()
-    logger.info("Collecting %d sources for %s", len(enabled), f"{first:%Y-%m}")
-    futures = [fetch_task.submit(source, fetcher, store) for source in enabled]
-    outcomes = []
-    for source, future in zip(enabled, futures):
-        state = future.wait() or future.state
-        if state.is_completed():
-            outcomes.append(future.result())
-            continue
-        exc = _exception_of(state)
-        error = exc.error if isinstance(exc, FetchError) else SourceError(ERROR_CONNECTION, str(exc or state.message))
-        logger.warning("Source %r failed: %s", source.name, error)
-        outcomes.append(SourceResult(source=source.name, kind=source.kind, error=error))
-    results = parse_task(enabled, outcomes, store, day, settings.failure_threshold)
+    logger.info("Collecting %d sources for %s (%d workers)", len(cfg.sources.enabled), f"{first:%Y-%m}",
+                settings.max_workers)
+    results = collect_task(cfg, settings, store)
     curation = curate_task(results, cfg, store)
     output = render_task(curation.issue, cfg)
     draft = queue_task(settings, store, cfg, results, curation, output, new_draft)

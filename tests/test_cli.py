@@ -57,9 +57,9 @@ def test_collect_writes_json_lines_and_reports_failures_on_stderr(tmp_path, serv
         ("sources: [", "invalid YAML at line"),
         ("feeds: []", "top-level 'sources:'"),
         ("sources:\n  - name: A\n    kind: blog\n    type: feed\n    url: a.xml\n", "kind 'blog'"),
-        ("sources:\n  - name: A\n    kind: article\n    type: page\n    url: a.html\n", "selectors.item"),
+        ("sources:\n  - name: A\n    kind: article\n    type: page\n    url: https://www.irev.fr/a\n", "selectors.item"),
         ("sources:\n  - name: A\n    kind: article\n    type: feed\n", "missing or empty 'url'"),
-        ("sources:\n  - name: A\n    kind: article\n    type: feed\n    url: ftp://x/a\n", "must be http(s)"),
+        ("sources:\n  - name: A\n    kind: article\n    type: feed\n    url: ftp://x/a\n", "ftp: URLs are refused"),
     ],
 )
 def test_invalid_sources_file_is_one_clear_line(tmp_path, capsys, content, problem):
@@ -104,7 +104,7 @@ def test_invalid_css_selector_is_reported_at_load(tmp_path):
 
     path = tmp_path / "s.yaml"
     path.write_text(
-        "sources:\n  - name: Agenda\n    kind: event\n    type: page\n    url: agenda.html\n"
+        "sources:\n  - name: Agenda\n    kind: event\n    type: page\n    url: https://www.irev.fr/agenda\n"
         "    selectors:\n      item: 'div[class='\n",
         encoding="utf-8",
     )

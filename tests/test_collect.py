@@ -275,26 +275,6 @@ def test_several_hosts_run_in_parallel_without_starving():
     assert elapsed < 16 * 0.25 / 2
 
 
-def test_local_feed_source(tmp_path):
-    path = tmp_path / "feed.json"
-    path.write_bytes((FEEDS / "feed.json").read_bytes())
-    result = collect_source(feed_source(str(path)), Fetcher())
-    assert result.ok and len(result.items) == 2
-    # relative links in a local feed resolve against the home page it declares
-    assert result.items[1].url == "https://www.irev.fr/actualites/reseau-pilotes"
-    assert result.items[0].image == "https://www.irev.fr/media/journee-regionale.png"
-
-
-def test_local_rss_and_atom_resolve_against_their_home_page(tmp_path):
-    for name, expected in (("rss20.xml", "https://www.irev.fr/agenda/journee-discriminations-droit-commun"),
-                           ("atom10.xml", "https://www.irev.fr/actualites/radicalites-sociales")):
-        path = tmp_path / name
-        path.write_bytes((FEEDS / name).read_bytes())
-        result = collect_source(feed_source(str(path)), Fetcher())
-        assert result.ok, result.error
-        assert result.items[0].url == expected
-
-
 def test_item_round_trips_through_the_state_dict():
     from datetime import datetime
     from zoneinfo import ZoneInfo

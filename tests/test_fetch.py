@@ -177,20 +177,6 @@ def test_conditional_get_with_last_modified(server):
     assert "if-modified-since" not in server.hits("/atom")[0].headers
 
 
-def test_local_file_is_read_and_missing_file_is_an_error(tmp_path):
-    path = tmp_path / "feed.xml"
-    path.write_bytes(FEED)
-    resp = Fetcher().fetch(str(path))
-    assert resp.content == FEED and resp.status == 200
-    with pytest.raises(FetchError) as info:
-        Fetcher().fetch(str(tmp_path / "absent.xml"))
-    assert info.value.error.category == ERROR_INVALID_SOURCE
-    assert "absent.xml" in info.value.error.message
-    with pytest.raises(FetchError) as info:
-        Fetcher(max_bytes=10).fetch(str(path))
-    assert info.value.error.category == ERROR_TOO_LARGE
-
-
 def test_per_host_bound_holds_across_threads(server):
     counter = Concurrency(hold=0.15)
     url = server.add("/c", handler=counter)

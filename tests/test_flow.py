@@ -37,7 +37,7 @@ def _flaky(statuses, headers=None):
 def test_flow_retries_transient_errors_only(prefect_harness, server, tmp_path, monkeypatch):
     import flows.monthly as monthly
 
-    monkeypatch.setattr(monthly, "fetch_task", monthly.fetch_task.with_options(retry_delay_seconds=0))
+    monkeypatch.setattr(monthly, "RETRY_DELAYS", (0, 0, 0))
     flaky, flaky_calls = _flaky([503, 503])
     slow, slow_calls = _flaky([429], headers={"Retry-After": "1"})
     server.add("/flaky.xml", handler=flaky)
@@ -68,6 +68,16 @@ def test_flow_retries_transient_errors_only(prefect_harness, server, tmp_path, m
     failed = {f["source"]: f for f in manifest["sources"]["failed"]}
     assert set(failed) == {"Gone"}
     assert failed["Gone"]["category"] == "http_status"
+    assert set(manifest["timings"]) == {"collect", "curate", "render", "queue"}
+    assert all(isinstance(v, float) and v >= 0 for v in manifest["timings"].values())
+    # each source's outcome shows in the Prefect UI, as a table artifact
+    from prefect.artifacts import Artifact
+
+    artifact = Artifact.get("collected-sources")
+    rows = {row["source"]: row for row in json.loads(artifact.data)}
+    assert rows["Flaky"]["retries"] == 2 and rows["Flaky"]["outcome"] == "ok" and rows["Flaky"]["items"] == 1
+    assert rows["Slow"]["retries"] == 1
+    assert rows["Gone"]["retries"] == 0 and rows["Gone"]["outcome"] == "error: http_status"
     issue = json.loads((outbox / draft_id / "issue.json").read_text(encoding="utf-8"))
     titles = {i["title"] for items in issue["news"].values() for i in items}
     assert "Quartiers 2030 : les pilotes se retrouvent" in titles

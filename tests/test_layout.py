@@ -69,7 +69,7 @@ def _all_modules():
 
 # Raised and caught inside the collector, which turns them into a SourceError
 # (a report line naming the source), so they never reach a person as exceptions.
-COLLECTOR_INTERNAL = {"FetchError", "NotAFeed", "FeedParseError", "PageError", "_PageProblem"}
+COLLECTOR_INTERNAL = {"FetchError", "NotAFeed", "FeedParseError", "PageError", "_PageProblem", "_RefusedRedirect"}
 
 
 def test_every_error_a_user_can_cause_is_a_user_error():

@@ -10,15 +10,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from newsletter.models import Item
-from newsletter.collect.pages import (
-    ListingResult,
-    PageEmpty,
-    SelectorEmpty,
-    SelectorInvalid,
-    parse_detail,
-    parse_listing,
-    parse_metadata,
-)
+from newsletter.collect.detail import parse_detail
+from newsletter.collect.listing import ListingResult, parse_listing
+from newsletter.collect.metadata import parse_metadata
+from newsletter.collect.scrape import PageEmpty, SelectorEmpty, SelectorInvalid
 from newsletter.collect.sources import Source
 
 PAGES = Path(__file__).parent / "data" / "pages"

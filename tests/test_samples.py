@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from itertools import combinations
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
@@ -67,15 +67,17 @@ def built(request, tmp_path):
     return today, build_sample_site(tmp_path / "site", today).parent
 
 
-def test_sources_file_loads_and_points_at_the_rendered_files(built):
-    _, site = built
+def test_sources_file_loads_and_points_at_the_rendered_files_over_http(built, tmp_path):
+    today, _ = built
+    site = tmp_path / "served"
+    build_sample_site(site, today, base_url="http://127.0.0.1:8123")
     config = load_sources(site / "sources.yaml")
     assert {s.kind for s in config.enabled} == {"article", "event", "resource", "press"}
     for source in config.sources:
-        assert source.is_local and Path(source.url).is_file(), source.url
+        assert source.url.startswith("http://127.0.0.1:8123/"), source.url
+        assert (site / source.url.removeprefix("http://127.0.0.1:8123/")).is_file(), source.url
     agenda = next(s for s in config.sources if s.kind == "event")
     assert agenda.type == "page" and agenda.follow and agenda.detail
-    assert Path(agenda.url).parent == site
 
 
 def test_at_least_thirty_items_with_distinct_titles(built):
@@ -241,3 +243,24 @@ def test_editor_guide_explains_every_key_kind_selector_and_error():
     words = [*_KNOWN_KEYS - {"options"}, *KINDS, *LISTING_SELECTORS, *DETAIL_SELECTORS, *ERROR_CATEGORIES]
     missing = [w for w in words if f"`{w}`" not in guide]
     assert not missing, f"sources/README.md does not explain: {missing}"
+
+
+def test_events_fall_on_working_days_at_office_hours_around_christmas_and_may(tmp_path):
+    import holidays
+
+    french = holidays.country_holidays("FR")
+    # Days chosen so that fixed offsets land on 25 December, 1 January, 1, 8 and 14 May 2026.
+    days = {date(2025, 12, 25) - timedelta(days=n) for n in (9, 16, 24, 31, 38)}
+    days |= {date(2026, 5, 8) - timedelta(days=n) for n in (9, 16, 24, 31, 38)}
+    for today in sorted(days):
+        site = build_sample_site(tmp_path / str(today), today).parent
+        for card in event_cards(site):
+            page = soup(site / card.select_one("a")["href"])
+            start = datetime.fromisoformat(card.select_one("time")["datetime"])
+            assert start.weekday() < 5 and start.date() not in french, (today, start, french.get(start.date()))
+            assert time(8, 30) <= start.time() <= time(18, 0), start
+            assert page.select_one("h1") is not None
+        for path in (site / "evenements").glob("*.html"):
+            for node in soup(path).select("time[datetime]"):
+                when = datetime.fromisoformat(node["datetime"])
+                assert when.date() not in french and when.weekday() < 5, (path.name, when)

@@ -199,6 +199,13 @@ class SourceResult:
     # Filled when the result is recorded in the state store.
     consecutive_failures: int = 0
     needs_attention: bool = False
+    # Items of this source dropped because they could not be used (bad link,
+    # parse, classification or rendering failure): {"source", "title", "url",
+    # "stage", "reason"}. A source with dropped items is not recorded as
+    # healthy: its validators are not kept, so the next run reads it again.
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+    # Retries the collector made after transient failures (timeouts, 429, 5xx).
+    retries: int = 0
 
     @property
     def ok(self) -> bool:
@@ -217,6 +224,8 @@ class SourceResult:
             "elapsed": self.elapsed,
             "consecutive_failures": self.consecutive_failures,
             "needs_attention": self.needs_attention,
+            "dropped": [dict(d) for d in self.dropped],
+            "retries": self.retries,
         }
 
 

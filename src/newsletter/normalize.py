@@ -15,6 +15,12 @@ from bs4.dammit import EncodingDetector
 
 PARIS = ZoneInfo("Europe/Paris")
 _WS = re.compile(r"\s+")
+# C0 and C1 control characters and DEL, but not tab, newline and carriage
+# return (which are whitespace): a backspace or an escape in a feed title must
+# never reach a template, an MJML file or a calendar file.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Control characters in a link, raw or percent-encoded (%0A, %1b, %7F…).
+_LINK_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]|%(?:[01][0-9a-fA-F]|7[fF])")
 
 
 # Opening or closing tags of block-level elements: their boundary separates
@@ -37,9 +43,86 @@ def clean_text(value: str | None) -> str:
         return ""
     if "<" in value:
         value = _BLOCK_TAG.sub(" ", value)
-    text = nh3.clean(value, tags=set(), attributes={})
+    text = nh3.clean(_CONTROL.sub("", value), tags=set(), attributes={})
     text = html.unescape(text)
-    return _WS.sub(" ", text).strip()
+    return _WS.sub(" ", strip_controls(text)).strip()
+
+
+def strip_controls(value: str) -> str:
+    """``value`` without control characters (tab, newline and CR kept)."""
+    return _CONTROL.sub("", value)
+
+
+def clean_link(value: str | None) -> str:
+    """A link without whitespace or control characters, raw or percent-encoded."""
+    if not value:
+        return ""
+    return _LINK_CONTROL.sub("", value.strip()).replace(" ", "%20")
+
+
+SUBSCRIBER_SCHEMES = ("http", "https", "mailto")
+
+
+def link_problem(url: str, *, mailto: bool = False) -> str | None:
+    """Why ``url`` may not reach a subscriber: only http(s) web addresses, and
+    ``mailto:`` where ``mailto`` is True. None when it may."""
+    from newsletter.urls import web_url_problem
+
+    if mailto and url[:7].lower() == "mailto:":
+        return None if len(url) > 7 and "@" in url else "empty mailto: link"
+    return web_url_problem(url)
+
+
+# Item fields holding text shown to the subscriber, and links.
+ITEM_TEXT_FIELDS = ("title", "summary", "image_alt", "outlet", "location", "audience", "contact", "category")
+ITEM_LINK_FIELDS = ("canonical_url", "image", "registration_url")
+
+
+def normalize_item(item) -> list[str]:
+    """Strip control characters from every text and link of ``item`` (an
+    ``models.Item``), in place, and drop its optional links that may not reach
+    a subscriber. Returns the problems found (one message per dropped link).
+
+    Raises ValueError when the item's own link is not an http(s) address: the
+    caller drops the item.
+    """
+    problems: list[str] = []
+    for name in ITEM_TEXT_FIELDS:
+        value = getattr(item, name, None)
+        if isinstance(value, str):
+            setattr(item, name, _WS.sub(" ", strip_controls(value)).strip() if name != "summary"
+                    else strip_controls(value))
+    item.outlets = [strip_controls(o) for o in item.outlets if isinstance(o, str)]
+    url = clean_link(item.url)
+    problem = link_problem(url) if url else "no link"
+    if problem:
+        raise ValueError(f"link {item.url!r}: {problem}")
+    item.url = url
+    for name in ITEM_LINK_FIELDS:
+        value = getattr(item, name, None)
+        if value is None:
+            continue
+        link = clean_link(str(value))
+        problem = link_problem(link, mailto=(name == "registration_url")) if link else None
+        if problem or not link:
+            if problem:
+                problems.append(f"{name} {value!r} dropped: {problem}")
+            setattr(item, name, None)
+        else:
+            setattr(item, name, link)
+    merged = []
+    for value in item.merged:
+        link = clean_link(str(value))
+        problem = link_problem(link) if link else "empty"
+        if problem:
+            problems.append(f"merged link {value!r} dropped: {problem}")
+        else:
+            merged.append(link)
+    item.merged = merged
+    for key, value in list(item.extra.items()):
+        if isinstance(value, str):
+            item.extra[key] = strip_controls(value)
+    return problems
 
 
 def truncate(text: str, length: int = 300, ellipsis: str = "…") -> str:

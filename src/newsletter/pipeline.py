@@ -6,7 +6,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -22,6 +25,9 @@ from newsletter.store import Store
 def default_sources() -> Path:
     """The sources file used when none is given: NEWSLETTER_SOURCES, else the home's, else IREV's (packaged)."""
     return Settings.from_env().sources
+
+
+log = logging.getLogger(__name__)
 
 
 def today_paris() -> date:
@@ -60,12 +66,105 @@ def resolve_dates(month: str | None, today: str | None) -> tuple[date, date]:
 
 @dataclass
 class RunConfig:
+    """What one run reads, and, as it goes, how long each stage took
+    (``timings``, seconds) and the items curation or rendering had to drop
+    (``dropped``: the collect stage's drops are in each ``SourceResult``)."""
+
     sources: SourcesConfig
     taxonomy: Any
     branding: Any
     month: date
     today: date
     horizon_days: int = 90
+    timings: dict[str, float] = field(default_factory=dict)
+    dropped: list[dict[str, Any]] = field(default_factory=list)
+
+
+STAGES = ("collect", "curate", "render", "queue")
+COLLECT_RETRIES = 3  # retries of a transient fetch failure (timeouts, 429, 5xx), per source
+
+
+def collect_step(
+    cfg: RunConfig,
+    settings: Settings,
+    store: Store,
+    *,
+    on_result=None,
+    retries: int = COLLECT_RETRIES,
+    retry_delays=None,
+    fetcher=None,
+) -> list[SourceResult]:
+    """Collect every enabled source: one scheduler (``collect_all``) with the
+    global bound ``settings.max_workers`` (NEWSLETTER_MAX_WORKERS), the
+    fetcher's per-host bound, retries of transient failures only, each result
+    recorded in ``store`` and passed to ``on_result`` as soon as it is known."""
+    from newsletter.collect.collector import DEFAULT_RETRY_DELAYS, collect_all
+    from newsletter.collect.fetch import Fetcher
+
+    start = time.monotonic()
+    own = fetcher is None
+    fetcher = fetcher or Fetcher()
+    try:
+        results = collect_all(
+            cfg.sources.enabled,
+            fetcher=fetcher,
+            state=store,
+            max_workers=settings.max_workers,
+            today=cfg.today,
+            attention_threshold=settings.failure_threshold,
+            retries=retries,
+            retry_delays=DEFAULT_RETRY_DELAYS if retry_delays is None else retry_delays,
+            on_result=on_result,
+        )
+    finally:
+        if own:
+            fetcher.close()
+    cfg.timings["collect"] = round(time.monotonic() - start, 3)
+    return results
+
+
+def source_table(results: list[SourceResult]) -> list[dict[str, Any]]:
+    """One row per source: what it gave this run (for a table in the Prefect UI)."""
+    rows = []
+    for r in results:
+        if r.error is not None:
+            outcome = f"error: {r.error.category}"
+        elif r.not_modified:
+            outcome = "not modified (304)"
+        else:
+            outcome = "ok"
+        rows.append({
+            "source": r.source,
+            "outcome": outcome,
+            "items": len(r.items),
+            "retries": r.retries,
+            "dropped": len(r.dropped),
+            "seconds": round(r.elapsed, 2),
+            "message": str(r.error.message) if r.error else "; ".join(r.warnings)[:300],
+        })
+    return rows
+
+
+def _without(issue: Issue, culprits: set[int]) -> Issue:
+    """A copy of ``issue`` without the items whose ``id()`` is in ``culprits``."""
+    def keep(items):
+        return [i for i in items if id(i) not in culprits]
+
+    return dataclasses.replace(
+        issue,
+        featured=keep(issue.featured),
+        agenda=keep(issue.agenda),
+        news={k: keep(v) for k, v in issue.news.items() if keep(v)},
+        resources=keep(issue.resources),
+        press=keep(issue.press),
+    )
+
+
+def _drop_entry(item, stage: str, exc: BaseException) -> dict[str, Any]:
+    from newsletter.collect.collector import dropped_entry
+
+    reason = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
+    return dropped_entry(item, item.source or "?", stage, reason)
 
 
 def load_run_config(sources_path: str | Path | None, *, month: date, today: date) -> RunConfig:
@@ -91,20 +190,82 @@ class RenderOutput:
 
 
 def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any]):
+    """Curate the collected items. An item that makes curation fail (say, the
+    classifier) is found by curating each item alone, dropped (``cfg.dropped``)
+    and the rest curated; a failure no single item causes is raised."""
     from newsletter.curate.curation import curate
 
+    start = time.monotonic()
     items = [item for result in results for item in result.items]
-    return curate(
-        items,
-        taxonomy=cfg.taxonomy,
-        today=cfg.today,
-        month=cfg.month,
-        history=history,
-        horizon_days=cfg.horizon_days,
-    )
+
+    def run(chosen):
+        return curate(
+            chosen,
+            taxonomy=cfg.taxonomy,
+            today=cfg.today,
+            month=cfg.month,
+            history=history,
+            horizon_days=cfg.horizon_days,
+        )
+
+    try:
+        curation = run(list(items))
+    except Exception as exc:
+        def alone(chosen):  # on copies: curation edits items in place
+            return run([dataclasses.replace(i, extra=dict(i.extra), merged=list(i.merged)) for i in chosen])
+
+        culprits = _culprits(items, alone, "curate", exc, cfg)
+        curation = run([i for i in items if id(i) not in culprits])
+    cfg.timings["curate"] = round(time.monotonic() - start, 3)
+    return curation
+
+
+def _culprits(items: list, attempt, stage: str, exc: BaseException, cfg: RunConfig) -> set[int]:
+    """The ``id()`` of the items for which ``attempt([item])`` alone raises;
+    each is logged and reported in ``cfg.dropped``. Re-raises ``exc`` when no
+    single item is to blame."""
+    found = []
+    for item in items:
+        try:
+            attempt([item])
+        except Exception as item_exc:  # noqa: BLE001 - this is what we are looking for
+            found.append((item, item_exc))
+    if not found or len(found) == len(items):  # not one item's fault
+        raise exc
+    for item, item_exc in found:
+        entry = _drop_entry(item, stage, item_exc)
+        log.warning("item %r of %r dropped at %s: %s", entry["title"], entry["source"], stage, entry["reason"])
+        cfg.dropped.append(entry)
+    return {id(item) for item, _ in found}
 
 
 def render_step(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
+    """Render the newsletter, social drafts, Buffer CSVs and calendar files.
+
+    When rendering fails, the items to blame are found by rendering each item
+    alone; they are removed from ``issue`` (in place) and reported in
+    ``cfg.dropped``, and the rest is rendered. A failure no single item causes
+    (a broken template or branding) is raised."""
+    start = time.monotonic()
+    try:
+        output = _render(issue, cfg, edits)
+    except Exception as exc:
+        items = issue.all_items()
+        culprits = _culprits(items, lambda chosen: _render(_only(issue, chosen), cfg, edits), "render", exc, cfg)
+        for name in ("featured", "agenda", "resources", "press"):
+            setattr(issue, name, [i for i in getattr(issue, name) if id(i) not in culprits])
+        issue.news = {k: kept for k, v in issue.news.items() if (kept := [i for i in v if id(i) not in culprits])}
+        output = _render(issue, cfg, edits)
+    cfg.timings["render"] = round(time.monotonic() - start, 3)
+    return output
+
+
+def _only(issue: Issue, chosen: list) -> Issue:
+    ids = {id(i) for i in chosen}
+    return _without(issue, {id(i) for i in issue.all_items() if id(i) not in ids})
+
+
+def _render(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
     """Render the issue: newsletter (HTML, text, MJML), social drafts (with the officer's texts), .ics."""
     from newsletter.outbox.drafts import ISSUE_FILE
     from newsletter.outbox.edits import apply_social_edits
@@ -200,16 +361,24 @@ def queue_step(
     ``refreshed`` says what changed. An approved, sending or sent draft of the
     month makes the run refuse (MonthLocked), unless ``new_draft``.
     """
-    from newsletter.outbox.drafts import CURATED_FILE, create_draft
+    from newsletter.files import atomic_write
+    from newsletter.outbox.drafts import CURATED_FILE, MANIFEST, create_draft
 
+    start = time.monotonic()
+    _forget_validators(store, results, cfg.dropped)
     existing = check_month_open(store, cfg.month, new_draft=new_draft)
     if existing is not None:
-        return refresh_draft(settings, store, existing, cfg, results, curation)
-    issue: Issue = curation.issue
-    manifest = _run_manifest(cfg, results, curation.report, issue, output)
-    files = dict(output.files)
-    files[CURATED_FILE] = curated_file(issue, curation.report)
-    return create_draft(settings.outbox, store, month=cfg.month, files=files, manifest=manifest)
+        draft = refresh_draft(settings, store, existing, cfg, results, curation)
+    else:
+        issue: Issue = curation.issue
+        manifest = _run_manifest(cfg, results, curation.report, issue, output)
+        files = dict(output.files)
+        files[CURATED_FILE] = curated_file(issue, curation.report)
+        draft = create_draft(settings.outbox, store, month=cfg.month, files=files, manifest=manifest)
+    cfg.timings["queue"] = round(time.monotonic() - start, 3)
+    draft.manifest.setdefault("timings", {})["queue"] = cfg.timings["queue"]
+    atomic_write(draft.path / MANIFEST, json.dumps(draft.manifest, ensure_ascii=False, indent=2, default=str) + "\n")
+    return draft
 
 
 def _run_manifest(cfg: RunConfig, results: list[SourceResult], report: dict[str, Any], issue: Issue,
@@ -236,6 +405,8 @@ def _run_manifest(cfg: RunConfig, results: list[SourceResult], report: dict[str,
             "size_bytes": output.rendered.size_bytes,
             "warnings": list(output.rendered.warnings),
         },
+        "dropped_items": [d for r in results for d in r.dropped] + list(cfg.dropped),
+        "timings": {stage: cfg.timings[stage] for stage in STAGES if stage in cfg.timings},
     }
 
 
@@ -283,6 +454,20 @@ def draft_curated(draft) -> tuple[Issue, dict[str, Any]]:
     return _draft_issue(draft), json.loads(json.dumps(draft.manifest.get("curation") or {}))
 
 
+def _forget_validators(store: Store, results: list[SourceResult], dropped: list[dict[str, Any]]) -> None:
+    """A source with items dropped at curation or rendering is recorded without
+    its ETag/Last-Modified, so that next month reads it in full instead of
+    replaying a 304 over the item that failed."""
+    names = {d["source"] for d in dropped}
+    for result in results:
+        if result.source in names and result.ok:
+            try:
+                store.record(result.source, dataclasses.replace(
+                    result, not_modified=False, etag=None, last_modified=None))
+            except Exception:  # noqa: BLE001 - losing state must not lose the draft
+                log.exception("source %r: cannot record state", result.source)
+
+
 def run_summary(draft) -> str:
     """What the run made, in French, for whoever launched it."""
     m = draft.manifest
@@ -312,7 +497,16 @@ def run_summary(draft) -> str:
         lines.append(f"    = « {entry.get('absorbed_title', '')} » fusionné dans « {entry.get('kept_title', '')} » ({why})")
     for entry in dropped[:10]:
         lines.append(f"    - « {entry.get('title', '')} » écarté : {entry.get('reason', '')}")
-    if len(merged) > 10 or len(dropped) > 10:
+    unusable = m.get("dropped_items") or []
+    if unusable:
+        lines.append(f"  Éléments inutilisables écartés : {len(unusable)}")
+        stages = {"collect": "collecte", "curate": "tri", "render": "mise en page"}
+        for entry in unusable[:10]:
+            lines.append(
+                f"    - {entry.get('source', '')} : « {entry.get('title', '')} » ({entry.get('url', '')}),"
+                f" {stages.get(entry.get('stage'), entry.get('stage'))} : {entry.get('reason', '')}"
+            )
+    if len(merged) > 10 or len(dropped) > 10 or len(unusable) > 10:
         lines.append(f"    … le détail complet : newsletter outbox show {draft.id}")
     failed = src.get("failed", [])
     if failed:
@@ -380,7 +574,7 @@ def update_draft(
     sources_file = draft.manifest.get("sources_file")  # None: the default sources
     cfg = load_run_config(sources_file, month=curated.month, today=curated.today)
     issue, report, _ = apply_edits(curated, report, proposed, taxonomy=cfg.taxonomy, strict=True)
-    output = render_step(issue, cfg, proposed)
+    output = _render(issue, cfg, proposed)  # strict: an edit that cannot be rendered is refused
     saved = save_edits(store, draft_id, change, base_version=current.version, actor=actor, note=note)
     if draft.status != PENDING:
         transition(settings.outbox, store, draft_id, PENDING, actor=actor,
@@ -524,21 +718,11 @@ def run_monthly(
     new_draft: bool = False,
 ):
     """The whole monthly job without Prefect. Returns the draft."""
-    from newsletter.collect.collector import collect_all
-    from newsletter.collect.fetch import Fetcher
-
     settings = settings or Settings.from_env()
     store = Store(settings.database_url)
     check_month_open(store, month, new_draft=new_draft)  # refuse before collecting anything
     cfg = load_run_config(sources_path, month=month, today=today)
-    results = collect_all(
-        cfg.sources.enabled,
-        fetcher=Fetcher(),
-        state=store,
-        max_workers=settings.max_workers,
-        today=today,
-        attention_threshold=settings.failure_threshold,
-    )
+    results = collect_step(cfg, settings, store)
     curation = curate_step(results, cfg, store.history())
     output = render_step(curation.issue, cfg)
     return queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)

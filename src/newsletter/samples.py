@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+import holidays
 import jinja2
 from babel.dates import format_date
 
@@ -53,6 +54,16 @@ PAGE_TEMPLATES = {
 EVENT_TEMPLATE = "evenement.html.j2"
 EVENTS_DIR = "evenements"
 STATIC_FILES = ("style.css",)
+
+
+# Sample events start and end within these hours (Europe/Paris).
+OFFICE_HOURS = (time(8, 30), time(18, 0))
+_FRENCH_HOLIDAYS = holidays.country_holidays("FR")  # metropolitan France; years filled on demand
+
+
+def is_working_day(day: date) -> bool:
+    """Monday to Friday and not a French public holiday (``holidays`` library)."""
+    return day.weekday() < 5 and day not in _FRENCH_HOLIDAYS
 
 
 class SampleSiteError(UserError):
@@ -126,12 +137,18 @@ def _events(data: dict, clock: _Clock, where: str) -> list[dict]:
             if length < 0:
                 raise SampleSiteError(f"{at}: end ({raw['end']}) is before start ({raw['start']})")
         first = clock.day(raw["start"], f"{at} start")
-        # Events happen on working days: move the whole event past any weekend.
-        while any((first + timedelta(days=n)).weekday() >= 5 for n in range(length + 1)):
+        # Events happen on working days: move the whole event past any weekend
+        # or French public holiday.
+        while not all(is_working_day(first + timedelta(days=n)) for n in range(length + 1)):
             first += timedelta(days=1)
         last = first + timedelta(days=length)
         start = clock.at(first, raw["from"], f"{at} from")
         end = clock.at(last, raw["to"], f"{at} to")
+        if not (OFFICE_HOURS[0] <= start.time() and end.time() <= OFFICE_HOURS[1] and start < end):
+            raise SampleSiteError(
+                f"{at}: {raw['from']}–{raw['to']} is not within office hours"
+                f" ({OFFICE_HOURS[0]:%H:%M}–{OFFICE_HOURS[1]:%H:%M})"
+            )
         if last == first:
             date_line = _fr_long(first)
         else:
@@ -139,7 +156,7 @@ def _events(data: dict, clock: _Clock, where: str) -> list[dict]:
         deadline = None
         if raw.get("deadline_before") is not None:
             deadline = first - timedelta(days=int(raw["deadline_before"]))
-            while deadline.weekday() >= 5:  # registrations close on a working day
+            while not is_working_day(deadline):  # registrations close on a working day
                 deadline -= timedelta(days=1)
         event = {
             **raw,
@@ -333,3 +350,30 @@ def build_sample_site(
         if (template_dir / name).is_file():
             shutil.copyfile(template_dir / name, out / name)
     return out / "sources.yaml"
+
+
+def sample_server(out_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0):
+    """An HTTP server (not started) for the files of ``out_dir``, bound on
+    ``host:port`` (port 0: a free one). Its ``base_url`` attribute is the URL
+    to give ``build_sample_site``. Serve with ``serve_forever()``."""
+    import functools
+    from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+    class QuietHandler(SimpleHTTPRequestHandler):
+        extensions_map = {
+            **SimpleHTTPRequestHandler.extensions_map,
+            ".xml": "application/xml; charset=utf-8",
+            ".html": "text/html; charset=utf-8",
+            ".yaml": "text/plain; charset=utf-8",
+        }
+
+        def log_message(self, *args) -> None:  # the run's own log says what was fetched
+            pass
+
+    handler = functools.partial(QuietHandler, directory=str(Path(out_dir)))
+    server = ThreadingHTTPServer((host, port), handler)
+    server.daemon_threads = True
+    bound_host, bound_port = server.server_address[:2]
+    server.base_url = f"http://{bound_host}:{bound_port}"
+    return server
+

@@ -154,29 +154,41 @@ class Store:
 
     def record(self, name: str, result) -> int:
         """Save what a source gave this run; return its consecutive failures."""
+        return self.record_many([(name, result)])[0]
+
+    def record_many(self, pairs) -> list[int]:
+        """``record`` for many (name, result) pairs in one transaction (one
+        commit instead of one per source); returns each one's consecutive failures."""
+        out: list[int] = []
         with self.engine.begin() as conn:
-            row = conn.execute(select(source_state).where(source_state.c.name == name)).first()
-            if result.error is not None:
-                failures = (row.consecutive_failures if row else 0) + 1
-                values: dict[str, Any] = {
-                    "consecutive_failures": failures,
-                    "last_error": str(result.error),
-                }
-            else:
-                failures = 0
-                values = {
-                    "consecutive_failures": 0,
-                    "last_error": None,
-                    "last_success_at": utcnow(),
-                }
-                if not result.not_modified:
-                    values["etag"] = result.etag
-                    values["last_modified"] = result.last_modified
-                    values["items_json"] = json.dumps([i.to_dict() for i in result.items], ensure_ascii=False)
-            if row is None:
-                conn.execute(insert(source_state).values(name=name, **values))
-            else:
-                conn.execute(update(source_state).where(source_state.c.name == name).values(**values))
+            for name, result in pairs:
+                out.append(self._record(conn, name, result))
+        return out
+
+    @staticmethod
+    def _record(conn, name: str, result) -> int:
+        row = conn.execute(select(source_state).where(source_state.c.name == name)).first()
+        if result.error is not None:
+            failures = (row.consecutive_failures if row else 0) + 1
+            values: dict[str, Any] = {
+                "consecutive_failures": failures,
+                "last_error": str(result.error),
+            }
+        else:
+            failures = 0
+            values = {
+                "consecutive_failures": 0,
+                "last_error": None,
+                "last_success_at": utcnow(),
+            }
+            if not result.not_modified:
+                values["etag"] = result.etag
+                values["last_modified"] = result.last_modified
+                values["items_json"] = json.dumps([i.to_dict() for i in result.items], ensure_ascii=False)
+        if row is None:
+            conn.execute(insert(source_state).values(name=name, **values))
+        else:
+            conn.execute(update(source_state).where(source_state.c.name == name).values(**values))
         return failures
 
     # -- drafts --------------------------------------------------------------

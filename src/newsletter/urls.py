@@ -158,3 +158,21 @@ def strip_tracking(url: str) -> str:
         return url
     query = urlencode(kept, quote_via=quote, safe="/:@!$'()*,;-._~")
     return urlunsplit((parts.scheme, parts.netloc, parts.path, query, parts.fragment))
+
+
+WEB_SCHEMES = ("http", "https")
+
+
+def web_url_problem(url: str) -> str | None:
+    """Why ``url`` is not a web address the fetcher may read (None when it is one)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError as exc:
+        return f"not a valid URL ({exc})"
+    if not parts.scheme:
+        return "not a web address (a path without a base URL; only http:// and https:// are read)"
+    if parts.scheme.lower() not in WEB_SCHEMES:
+        return f"not a web address ({parts.scheme}: URLs are refused; only http:// and https:// are read)"
+    if not parts.hostname:
+        return "URL has no host"
+    return None

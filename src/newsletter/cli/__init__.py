@@ -121,14 +121,38 @@ def cmd_classify(args) -> int:
 
 
 def cmd_sample_site(args) -> int:
-    from newsletter.samples import SampleSiteError, build_sample_site
+    from newsletter.samples import SampleSiteError, build_sample_site, sample_server
 
     today = args.today or date.today()
+    if not args.serve and not args.base_url:
+        raise CommandError(
+            "newsletter sample-site : indiquez --serve (servir le site sur 127.0.0.1) ou --base-url URL"
+            " (l'adresse d'où vous le servez) : les sources ne sont lues que par http(s)"
+        )
+    server = None
+    base_url = args.base_url
+    if args.serve:
+        try:
+            server = sample_server(Path(args.out), port=args.port)
+        except OSError as exc:
+            raise CommandError(f"newsletter sample-site : port {args.port} indisponible ({exc.strerror})") from None
+        base_url = base_url or server.base_url
     try:
-        path = build_sample_site(Path(args.out), today, base_url=args.base_url)
+        path = build_sample_site(Path(args.out), today, base_url=base_url)
     except (SampleSiteError, ValueError) as exc:
+        if server is not None:
+            server.server_close()
         raise CommandError(str(exc)) from None
-    print(path)
+    print(path, flush=True)
+    if server is None:
+        return 0
+    print(f"Site d'exemple servi sur {server.base_url}/ (arrêt : Ctrl+C ou kill {os.getpid()})", flush=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
     return 0
 
 
@@ -385,7 +409,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("sample-site", help="build the bundled sample site with dates around a day")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--today", type=_date_arg, help="YYYY-MM-DD (default: today)")
-    p.add_argument("--base-url", help="serve-from URL written in sources.yaml (default: local paths)")
+    p.add_argument("--base-url", help="the http(s) URL the folder is served from, written in sources.yaml")
+    p.add_argument("--serve", action="store_true",
+                   help="serve the folder on 127.0.0.1 until stopped (sources.yaml points there)")
+    p.add_argument("--port", type=int, default=0, help="port for --serve (default: a free one)")
     p.set_defaults(func=cmd_sample_site)
 
     p = sub.add_parser("outbox", help="drafts awaiting approval: list, show, edit, approve, reject, reopen, send")

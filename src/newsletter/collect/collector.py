@@ -18,13 +18,15 @@ number of consecutive failed runs.
 
 from __future__ import annotations
 
+import dataclasses
+import heapq
 import logging
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 from newsletter.collect.feeds import FeedParseError, NotAFeed, parse_feed
 from newsletter.collect.fetch import Fetcher, FetchError, FetchResponse, host_key
@@ -39,6 +41,7 @@ from newsletter.models import (
     SourceResult,
 )
 from newsletter.collect.sources import Source
+from newsletter.normalize import normalize_item
 
 log = logging.getLogger(__name__)
 
@@ -173,11 +176,11 @@ def fetch_source(source: Source, fetcher: Fetcher, state: StateStore | None = No
 
 
 def _fetch_details(source: Source, fetcher: Fetcher, outcome: FetchOutcome) -> None:
-    from newsletter.collect import pages  # the page scraper; imported late to keep feeds-only use light
+    from newsletter.collect.listing import parse_listing  # imported late to keep feeds-only use light
 
     response = outcome.response
     try:
-        listing = pages.parse_listing(
+        listing = parse_listing(
             response.content, url=_base_url(source, response), source=source, headers=response.headers
         )
     except Exception:  # noqa: BLE001  # parse_source reports the listing's problem
@@ -196,8 +199,6 @@ def _fetch_details(source: Source, fetcher: Fetcher, outcome: FetchOutcome) -> N
 
 def _base_url(source: Source, response: FetchResponse) -> str:
     """The URL relative links resolve against (the final URL after redirects)."""
-    if source.is_local:
-        return response.final_url
     return response.final_url or source.url
 
 
@@ -255,11 +256,47 @@ def parse_source(
         result.error = SourceError(ERROR_PARSE, f"{source.url}: {type(exc).__name__}: {exc}")
     if result.error is not None:
         result.items = []
+    else:
+        normalize_result(result)
+    return result
+
+
+def dropped_entry(item: Item, source: str, stage: str, reason: str) -> dict[str, Any]:
+    """One entry of ``SourceResult.dropped`` / the manifest's ``dropped_items``."""
+    return {
+        "source": source,
+        "title": str(getattr(item, "title", "") or "")[:200],
+        "url": str(getattr(item, "url", "") or "")[:500],
+        "stage": stage,
+        "reason": reason,
+    }
+
+
+def normalize_result(result: SourceResult) -> SourceResult:
+    """Normalise every item of ``result`` in place (``normalize.normalize_item``):
+    control characters stripped, links that may not reach a subscriber dropped
+    (a warning naming the item), an item whose own link is not http(s) dropped
+    (in ``result.dropped``). Never raises."""
+    kept: list[Item] = []
+    for item in result.items:
+        try:
+            problems = normalize_item(item)
+        except Exception as exc:  # noqa: BLE001 - one item never spoils the source
+            entry = dropped_entry(item, result.source, "collect", str(exc))
+            result.dropped.append(entry)
+            result.warnings.append(f"item {entry['title']!r} dropped: {exc}")
+            log.warning("source %r: item %r dropped: %s", result.source, entry["title"], exc)
+            continue
+        for problem in problems:
+            result.warnings.append(f"item {item.title!r}: {problem}")
+            log.warning("source %r: item %r: %s", result.source, item.title, problem)
+        kept.append(item)
+    result.items = kept
     return result
 
 
 class _PageProblem(Exception):
-    """A pages.* exception translated to an error category (``category``)."""
+    """A scraping exception (scrape.PageError) translated to an error category (``category``)."""
 
     def __init__(self, category: str, message: str):
         super().__init__(message)
@@ -269,18 +306,20 @@ class _PageProblem(Exception):
 def _parse_page(
     source: Source, outcome: FetchOutcome, base: str, today: date | None, warnings: list[str]
 ) -> list[Item]:
-    from newsletter.collect import pages
+    from newsletter.collect.detail import parse_detail
+    from newsletter.collect.listing import parse_listing
+    from newsletter.collect.scrape import PageError, SelectorEmpty, SelectorInvalid
 
     response = outcome.response
     try:
-        listing = pages.parse_listing(
+        listing = parse_listing(
             response.content, url=base, source=source, headers=response.headers, today=today
         )
-    except pages.SelectorEmpty as exc:
+    except SelectorEmpty as exc:
         raise _PageProblem(ERROR_SELECTOR_EMPTY, str(exc)) from exc
-    except pages.SelectorInvalid as exc:
+    except SelectorInvalid as exc:
         raise _PageProblem(ERROR_INVALID_SOURCE, str(exc)) from exc
-    except pages.PageError as exc:
+    except PageError as exc:
         raise _PageProblem(ERROR_PARSE, str(exc)) from exc
     warnings.extend(getattr(listing, "warnings", []))
     items = list(listing)
@@ -294,7 +333,7 @@ def _parse_page(
             continue
         try:
             enriched.append(
-                pages.parse_detail(
+                parse_detail(
                     detail.content,
                     url=detail.final_url or item.url,
                     source=source,
@@ -356,11 +395,16 @@ def record_result(
     *,
     threshold: int = DEFAULT_ATTENTION_THRESHOLD,
 ) -> SourceResult:
-    """Record ``result`` in ``state``; flag it when the source needs attention."""
+    """Record ``result`` in ``state``; flag it when the source needs attention.
+
+    A result with dropped items is recorded without its validators (ETag,
+    Last-Modified): the next run reads the source in full instead of replaying
+    a 304 over items that could not be used.
+    """
     if state is None:
         return result
     try:
-        failures = state.record(result.source, result)
+        failures = state.record(result.source, _as_recorded(result))
     except Exception:  # noqa: BLE001 - losing state must not lose the items
         log.exception("source %r: cannot record state", result.source)
         return result
@@ -368,6 +412,49 @@ def record_result(
     if failures >= threshold:
         result.needs_attention = True
     return result
+
+
+DEFAULT_RETRY_DELAYS = (2.0, 10.0, 30.0)  # seconds before the 1st, 2nd, 3rd retry of a transient failure
+MAX_RETRY_AFTER = 120.0  # never wait longer than this on a Retry-After
+
+
+def retry_wait(error: SourceError, attempt: int, delays: Sequence[float]) -> float:
+    """Seconds to wait before retry number ``attempt`` (1-based) of a transient
+    failure: the configured delay, or the server's Retry-After when longer
+    (capped at ``MAX_RETRY_AFTER``)."""
+    delay = float(delays[min(attempt, len(delays)) - 1]) if delays else 0.0
+    if error.retry_after:
+        delay = max(delay, min(float(error.retry_after), MAX_RETRY_AFTER))
+    return delay
+
+
+def _as_recorded(result: SourceResult) -> SourceResult:
+    """What is stored for ``result``: without validators when items were dropped."""
+    if result.dropped and result.ok:
+        return dataclasses.replace(result, not_modified=False, etag=None, last_modified=None)
+    return result
+
+
+def record_results(
+    state: StateStore | None, results: Sequence[SourceResult], *, threshold: int = DEFAULT_ATTENTION_THRESHOLD
+) -> None:
+    """``record_result`` for every result, in one transaction when the store
+    has ``record_many`` (the database: one commit instead of one per source)."""
+    if state is None:
+        return
+    record_many = getattr(state, "record_many", None)
+    if record_many is None:
+        for result in results:
+            record_result(state, result, threshold=threshold)
+        return
+    try:
+        failures = record_many([(r.source, _as_recorded(r)) for r in results])
+    except Exception:  # noqa: BLE001 - losing state must not lose the items
+        log.exception("cannot record the sources' state")
+        return
+    for result, count in zip(results, failures):
+        result.consecutive_failures = count
+        result.needs_attention = count >= threshold
 
 
 def collect_all(
@@ -378,6 +465,9 @@ def collect_all(
     max_workers: int = 16,
     today: date | None = None,
     attention_threshold: int = DEFAULT_ATTENTION_THRESHOLD,
+    retries: int = 0,
+    retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
+    on_result: Callable[[SourceResult], None] | None = None,
 ) -> list[SourceResult]:
     """Collect every source in parallel; results in the order of ``sources``.
 
@@ -386,7 +476,17 @@ def collect_all(
     host while another host's source is ready. A worker that gets a 304 while
     other sources wait to be fetched starts the next request first and leaves
     the rebuilding of the kept items to a worker with nothing to fetch (a busy
-    host, or the end of the run). Never raises for a source.
+    host, or the end of the run).
+
+    A transient fetch failure (timeout, connection failure, 429, 5xx) is
+    retried up to ``retries`` times, after ``retry_delays`` (or the server's
+    Retry-After when longer); no worker sleeps meanwhile: it fetches other
+    sources. A 404, a parse error or an invalid URL is never retried.
+    ``SourceResult.retries`` says how many retries a source took.
+    ``on_result`` is called with each source's result as soon as it is known
+    (from a worker thread; it must be thread-safe). Every result is recorded
+    in ``state`` at the end, in one transaction when the store allows it.
+    Never raises for a source.
     """
     if max_workers < 1:
         raise ValueError(f"max_workers must be at least 1, got {max_workers}")
@@ -400,18 +500,21 @@ def collect_all(
     order = deque(queues)  # round-robin over hosts
     active: dict[str, int] = {key: 0 for key in queues}
     cond = threading.Condition()
-    pending = [len(sources)]  # sources not yet taken
+    pending = [len(sources)]  # sources not yet taken (including retries waiting for their time)
     fetching = [0]  # fetches under way
     deferred: deque[tuple[int, FetchOutcome]] = deque()  # 304s whose items are not rebuilt yet
-
-    def limit(key: str) -> int:
-        return len(sources) if key == "" else fetcher.per_host
+    attempts = [0] * len(sources)  # retries done, per source
+    waiting: list[tuple[float, int]] = []  # (monotonic time it may be retried, source index), a heap
 
     def take() -> tuple[str, int] | None:  # under cond
+        now = time.monotonic()
+        while waiting and waiting[0][0] <= now:
+            _, index = heapq.heappop(waiting)
+            queues[host_key(sources[index].url)].appendleft(index)
         for _ in range(len(order)):
             key = order[0]
             order.rotate(-1)
-            if queues[key] and active[key] < limit(key):
+            if queues[key] and active[key] < fetcher.per_host:
                 active[key] += 1
                 pending[0] -= 1
                 fetching[0] += 1
@@ -420,7 +523,13 @@ def collect_all(
 
     def finish(index: int, fetched: FetchOutcome | SourceResult) -> None:
         result = _parse_step(sources[index], fetched, state, today)
-        results[index] = record_result(state, result, threshold=attention_threshold)
+        result.retries = attempts[index]
+        results[index] = result
+        if on_result is not None:
+            try:
+                on_result(results[index])
+            except Exception:  # noqa: BLE001 - reporting never loses a result
+                log.exception("source %r: on_result callback failed", sources[index].name)
 
     def worker() -> None:
         job: tuple[str, int] | None = None  # (host key, source index) to fetch next
@@ -436,7 +545,7 @@ def collect_all(
                             break
                         if pending[0] == 0 and fetching[0] == 0:
                             return
-                        cond.wait()
+                        cond.wait(max(0.0, waiting[0][0] - time.monotonic()) if waiting else None)
                 if job is None:
                     finish(*parse)
                     continue
@@ -450,7 +559,16 @@ def collect_all(
                 with cond:
                     active[key] -= 1
                     fetching[0] -= 1
-                    if isinstance(fetched, FetchOutcome) and fetched.not_modified:
+                    error = fetched.error if isinstance(fetched, SourceResult) else None
+                    if error is not None and error.transient and attempts[index] < retries:
+                        attempts[index] += 1
+                        wait = retry_wait(error, attempts[index], retry_delays)
+                        log.info("source %r: %s; retry %d/%d in %.1f s",
+                                 sources[index].name, error, attempts[index], retries, wait)
+                        heapq.heappush(waiting, (time.monotonic() + wait, index))
+                        pending[0] += 1
+                        handed_off = True
+                    elif isinstance(fetched, FetchOutcome) and fetched.not_modified:
                         job = take()
                         if job is not None:  # fetch first, rebuild the 304's items later
                             deferred.append((index, fetched))
@@ -477,4 +595,5 @@ def collect_all(
             result = SourceResult(source=source.name, kind=source.kind,
                                   error=SourceError(ERROR_PARSE, "collector failed for this source"))
         out.append(result)
+    record_results(state, out, threshold=attention_threshold)
     return out

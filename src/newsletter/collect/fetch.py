@@ -5,27 +5,33 @@ redirects, conditional GET and a per-host concurrency bound.
 ``FetchError`` carrying a ``models.SourceError`` for everything else, so the
 caller never has to know about requests' exception hierarchy.
 
-Local sources (an absolute filesystem path or a ``file://`` URL) are read from
-disk with the same size cap; a missing file is an error, never text.
+Only web addresses are fetched: an ``http``/``https`` URL with a host. Any
+other URL (``file:``, ``ftp:``, ``javascript:``, ``data:``, a bare path), and a
+redirect to one, is refused with an ``invalid_source`` error naming it: nothing
+is ever read from disk. Every fetch has a wall-clock deadline (``max_time``)
+that also holds against a server trickling a body byte by byte.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from urllib.parse import urlparse, urlsplit
+from urllib.parse import urljoin, urlsplit
 from urllib.request import getproxies
 
 import requests
+import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
 from newsletter import USER_AGENT
+from newsletter.urls import web_url_problem
 from newsletter.models import (
     ERROR_CONNECTION,
     ERROR_HTTP_STATUS,
@@ -87,21 +93,13 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 
 
 def host_key(url: str) -> str:
-    """The key of the per-host bound: scheme-less ``host:port`` ('' for local files)."""
-    if is_local_url(url):
-        return ""
+    """The key of the per-host bound: scheme-less ``host:port``."""
     parts = urlsplit(url)
     return (parts.netloc or "").lower()
 
 
-def is_local_url(url: str) -> bool:
-    return not url.startswith(("http://", "https://"))
-
-
-def local_path(url: str) -> Path:
-    if url.startswith("file://"):
-        return Path(urlparse(url).path)
-    return Path(url)
+class _RefusedRedirect(requests.exceptions.RequestException):
+    """A redirect to something that is not a web address."""
 
 
 def environment_matters() -> bool:
@@ -205,42 +203,16 @@ class Fetcher:
 
     # -- public ----------------------------------------------------------
     def fetch(self, url: str, *, etag: str | None = None, last_modified: str | None = None) -> FetchResponse:
-        """GET ``url`` (or read a local file). Raises FetchError on any failure.
+        """GET ``url`` (http or https only). Raises FetchError on any failure.
 
         With ``etag``/``last_modified`` the request is conditional; a 304
         answer gives ``not_modified=True`` and empty content.
         """
-        if is_local_url(url):
-            return self._read_local(url)
-        if not urlsplit(url).hostname:
-            raise _err(ERROR_INVALID_SOURCE, f"{url}: URL has no host")
+        problem = web_url_problem(url)
+        if problem:
+            raise _err(ERROR_INVALID_SOURCE, f"{url}: {problem}")
         with self._semaphore(host_key(url)):
             return self._get(url, etag=etag, last_modified=last_modified)
-
-    def _read_local(self, url: str) -> FetchResponse:
-        start = time.monotonic()
-        path = local_path(url)
-        if not path.is_absolute():
-            raise _err(ERROR_INVALID_SOURCE, f"{url}: a local source must be an absolute path")
-        try:
-            size = path.stat().st_size
-            if size > self.max_bytes:
-                raise _err(ERROR_TOO_LARGE, f"{path}: {size} bytes, over the {self.max_bytes}-byte cap")
-            content = path.read_bytes()
-        except FileNotFoundError:
-            raise _err(ERROR_INVALID_SOURCE, f"{path}: file not found") from None
-        except IsADirectoryError:
-            raise _err(ERROR_INVALID_SOURCE, f"{path}: is a directory, not a file") from None
-        except OSError as exc:
-            raise _err(ERROR_INVALID_SOURCE, f"{path}: cannot read ({exc.strerror})") from None
-        return FetchResponse(
-            url=url,
-            final_url=str(path),
-            status=200,
-            content=content,
-            headers={},
-            elapsed=time.monotonic() - start,
-        )
 
     def _get(self, url: str, *, etag: str | None, last_modified: str | None) -> FetchResponse:
         headers: dict[str, str] = {}
@@ -251,8 +223,15 @@ class Fetcher:
         start = time.monotonic()
         try:
             resp = self._session().get(
-                url, headers=headers, timeout=self.timeout, stream=True, allow_redirects=True
+                url,
+                headers=headers,
+                timeout=self.timeout,
+                stream=True,
+                allow_redirects=True,
+                hooks={"response": _refuse_non_web_redirect},
             )
+        except _RefusedRedirect as exc:
+            raise _err(ERROR_INVALID_SOURCE, f"{url}: {exc}") from None
         except requests.exceptions.TooManyRedirects:
             raise _err(
                 ERROR_HTTP_STATUS, f"{url}: more than {self.max_redirects} redirects", http_status=None
@@ -317,21 +296,48 @@ class Fetcher:
         )
 
     def _read_body(self, url: str, resp: requests.Response, start: float) -> bytes:
+        """The (decoded) body, read one socket read at a time so that the
+        deadline (``max_time`` from ``start``) holds even when the server
+        trickles bytes: each read waits at most what is left of it."""
+        deadline = start + self.max_time
+        raw = resp.raw
+        sock = getattr(getattr(raw, "connection", None), "sock", None)
         chunks: list[bytes] = []
         total = 0
-        try:
-            for chunk in resp.iter_content(_CHUNK):
-                total += len(chunk)
-                if total > self.max_bytes:
-                    raise _err(ERROR_TOO_LARGE, f"{url}: body over the {self.max_bytes}-byte cap")
-                if time.monotonic() - start > self.max_time:
-                    raise _err(ERROR_TIMEOUT, f"{url}: transfer took over {self.max_time:g} s")
-                chunks.append(chunk)
-        except requests.exceptions.RequestException as exc:
-            if _is_timeout(exc):
-                raise _err(ERROR_TIMEOUT, f"{url}: {_timeout_text(exc, self.timeout)}") from None
-            raise _err(ERROR_CONNECTION, f"{url}: {_connection_text(exc)}") from None
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise _err(ERROR_TIMEOUT, f"{url}: transfer took over {self.max_time:g} s")
+            if sock is not None:
+                try:
+                    sock.settimeout(min(self.timeout[1], remaining))
+                except OSError:
+                    sock = None
+            try:
+                chunk = raw.read1(_CHUNK, decode_content=True)
+            except (urllib3.exceptions.ReadTimeoutError, socket.timeout, TimeoutError):
+                if time.monotonic() >= deadline:
+                    raise _err(ERROR_TIMEOUT, f"{url}: transfer took over {self.max_time:g} s") from None
+                raise _err(ERROR_TIMEOUT, f"{url}: no answer within {self.timeout[1]:g} s") from None
+            except (urllib3.exceptions.HTTPError, requests.exceptions.RequestException, OSError) as exc:
+                raise _err(ERROR_CONNECTION, f"{url}: {_connection_text(exc)}") from None
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > self.max_bytes:
+                raise _err(ERROR_TOO_LARGE, f"{url}: body over the {self.max_bytes}-byte cap")
+            chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _refuse_non_web_redirect(resp: requests.Response, *args, **kwargs) -> None:
+    """requests response hook: stop before following a redirect to a non-web URL."""
+    if resp.is_redirect:
+        target = urljoin(resp.url, resp.headers.get("location", ""))
+        problem = web_url_problem(target)
+        if problem:
+            resp.close()
+            raise _RefusedRedirect(f"redirected to {target}, {problem}")
 
 
 def _is_timeout(exc: BaseException) -> bool:

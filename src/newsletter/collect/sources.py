@@ -9,14 +9,14 @@ Schema (see sources/README.md for the French-speaking editor's guide)::
       - name: IREV – actualités  # unique, shown in reports
         kind: article            # article | event | resource | press
         type: feed               # feed | page
-        url: https://www.irev.fr/rss.xml   # http(s) URL or path relative to this file
+        url: https://www.irev.fr/rss.xml   # an http(s) URL (nothing else is read)
         outlet: Le Monde         # optional (press): outlet name if the feed does not give one
         category: transitions    # optional: force this category on every item
         enabled: true            # optional
       - name: IREV – agenda
         kind: event
         type: page
-        url: sample-site/agenda.html
+        url: https://www.irev.fr/agenda
         selectors:               # required for type: page
           item: ".event-card"    # required: one element per item on the listing page
           title: "h3"
@@ -53,6 +53,7 @@ from urllib.parse import urlparse
 import soupsieve
 
 from newsletter.models import KINDS
+from newsletter.urls import web_url_problem
 from newsletter.yamlfile import load_yaml
 
 TYPES = ("feed", "page")
@@ -91,12 +92,8 @@ class Source:
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def is_local(self) -> bool:
-        return not self.url.startswith(("http://", "https://"))
-
-    @property
     def host(self) -> str:
-        return urlparse(self.url).hostname or "" if not self.is_local else ""
+        return urlparse(self.url).hostname or ""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -142,14 +139,6 @@ _KNOWN_KEYS = {
 }
 
 
-def _resolve_url(raw: str, base_dir: Path) -> str:
-    if raw.startswith(("http://", "https://")):
-        return raw
-    if raw.startswith("file://"):
-        return str(Path(urlparse(raw).path))
-    return str((base_dir / raw).resolve())
-
-
 def load_sources(path: str | Path) -> SourcesConfig:
     """Read and validate a sources file. Raises SourcesError naming the file."""
     path = Path(path)
@@ -187,11 +176,12 @@ def load_sources(path: str | Path) -> SourcesConfig:
         if stype not in TYPES:
             raise SourcesError(f"{label}: type {stype!r} is not one of {', '.join(TYPES)}")
         url = raw["url"].strip()
-        scheme = urlparse(url).scheme
-        if scheme and len(scheme) > 1 and scheme not in ("http", "https", "file"):
-            raise SourcesError(f"{label}: url {url!r} must be http(s) or a path relative to the file")
-        if scheme in ("http", "https") and not urlparse(url).hostname:
-            raise SourcesError(f"{label}: url {url!r} has no host")
+        problem = web_url_problem(url)
+        if problem:
+            raise SourcesError(
+                f"{label}: url {url!r}: {problem}. To read local files, serve them over HTTP"
+                " (see `newsletter sample-site --serve`)"
+            )
         selectors = raw.get("selectors") or {}
         detail = raw.get("detail") or {}
         for key_name, mapping, allowed in (
@@ -231,7 +221,7 @@ def load_sources(path: str | Path) -> SourcesConfig:
                 name=name,
                 kind=kind,
                 type=stype,
-                url=_resolve_url(url, base_dir),
+                url=url,
                 selectors={k: v.strip() for k, v in selectors.items()},
                 detail={k: v.strip() for k, v in detail.items()},
                 follow=follow,
