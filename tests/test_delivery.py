@@ -38,8 +38,8 @@ def smtp():
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def store(database_url):
+    return Store(database_url)  # SQLite and PostgreSQL (conftest.database_url)
 
 
 def approved_draft(tmp_path, store):
