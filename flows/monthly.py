@@ -16,7 +16,10 @@ from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import artifacts
+from flows.alerts import after_monthly, notify_monthly_failure
 from newsletter import pipeline
+from newsletter.ops.lease import hold_collection
 from newsletter.collect.collector import fetch_source, parse_source, record_result
 from newsletter.collect.fetch import FetchError, Fetcher
 from newsletter.models import ERROR_CONNECTION, SourceError, SourceResult
@@ -98,6 +101,7 @@ def queue_task(settings, store, cfg, results, curation, output):
     name="monthly-newsletter",
     task_runner=ThreadPoolTaskRunner(max_workers=16),
     log_prints=False,
+    on_failure=[notify_monthly_failure],
 )
 def monthly_newsletter(
     sources: str = str(pipeline.DEFAULT_SOURCES),
@@ -109,6 +113,7 @@ def monthly_newsletter(
     first, day = pipeline.resolve_dates(month, today)
     settings = Settings.from_env()
     store = Store(settings.database_url)
+    lease = hold_collection(store, first)  # one collection per month at a time, across workers
     cfg = pipeline.load_run_config(sources, month=first, today=day)
     enabled = cfg.sources.enabled
     fetcher = Fetcher()
@@ -130,6 +135,9 @@ def monthly_newsletter(
     draft = queue_task(settings, store, cfg, results, curation, output)
     logger.info("Draft %s queued in %s", draft.id, draft.path)
     print(pipeline.run_summary(draft))
+    artifacts.monthly_report(draft, settings)
+    after_monthly(draft, settings)
+    lease.release()
     return draft.id
 
 

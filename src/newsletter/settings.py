@@ -26,6 +26,10 @@ class Settings:
     failure_threshold: int
     archive: Path
     unsubscribe_url: str | None
+    # -- operations --
+    operator_email: str | None = None  # NEWSLETTER_OPERATOR_EMAIL: told when a run fails
+    public_url: str = "http://127.0.0.1:8000"  # NEWSLETTER_PUBLIC_URL: the review page's base URL
+    prefect_api_url: str | None = None  # PREFECT_API_URL: approving then triggers the deliver deployment
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -57,4 +61,7 @@ class Settings:
             failure_threshold=failure_threshold,
             archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
             unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
+            operator_email=env.get("NEWSLETTER_OPERATOR_EMAIL") or None,
+            public_url=(env.get("NEWSLETTER_PUBLIC_URL") or "http://127.0.0.1:8000").rstrip("/"),
+            prefect_api_url=(env.get("PREFECT_API_URL") or "").rstrip("/") or None,
         )

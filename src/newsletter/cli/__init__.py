@@ -219,9 +219,20 @@ def _transition(args, to: str, verb: str) -> int:
 
 
 def cmd_outbox_approve(args) -> int:
-    from newsletter.outbox.drafts import APPROVED
+    from newsletter.outbox.drafts import APPROVED, transition
+    from newsletter.outbox.hooks import TriggerError, after_approval
 
-    return _transition(args, APPROVED, "validé")
+    settings, store = _outbox_context()
+    draft = transition(settings.outbox, store, args.id, APPROVED, actor=args.actor, note=args.note)
+    print(f"Brouillon {draft.id} validé.")
+    try:
+        run_id = after_approval(settings, store, draft, actor=args.actor)
+    except TriggerError as exc:  # the approval stands: say how to send by hand
+        print(f"Attention : {exc} ; envoyez-le avec « newsletter outbox send {draft.id} ».", file=sys.stderr)
+        return 0
+    if run_id:
+        print(f"Envoi lancé par Prefect (exécution {run_id}).")
+    return 0
 
 
 def cmd_outbox_reject(args) -> int:
