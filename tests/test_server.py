@@ -56,9 +56,15 @@ def feed(title, item, slug, date="Fri, 20 Nov 2026 10:00:00 +0100"):
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory):
-    """A home, a local site, a local SMTP server, and the services of `make server` for that home."""
+def stack(tmp_path_factory, postgres_server):
+    """A home, a local site, a local SMTP server, and the services of `make server` for that home.
+
+    Both databases on PostgreSQL: the project's (psycopg) and Prefect's (asyncpg).
+    """
     from httpserver import LocalServer
+    from sqlalchemy.engine import make_url
+
+    import pg
 
     home = tmp_path_factory.mktemp("home")
     site = LocalServer().start()
@@ -92,7 +98,10 @@ def stack(tmp_path_factory):
         NEWSLETTER_HOME=str(home),
         NEWSLETTER_BIN=str(BIN),
         NEWSLETTER_OUTBOX=str(home / "outbox"),
-        NEWSLETTER_DATABASE_URL=f"sqlite:///{home / 'newsletter.sqlite'}",
+        NEWSLETTER_DATABASE_URL=pg.fresh_database(postgres_server),
+        PREFECT_API_DATABASE_CONNECTION_URL=make_url(pg.fresh_database(postgres_server))
+        .set(drivername="postgresql+asyncpg")
+        .render_as_string(hide_password=False),
         NEWSLETTER_TRANSPORT="smtp",
         NEWSLETTER_SMTP_HOST="127.0.0.1",
         NEWSLETTER_SMTP_PORT=str(controller.port),
