@@ -7,7 +7,7 @@ SAMPLE_SITE ?= build/sample-site
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 export PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS ?= 90
 
-.PHONY: run test install install-dev sample-site bench clean
+.PHONY: run test install install-dev sample-site bench clean server stop
 
 $(BIN)/newsletter: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,15 @@ bench: install-dev
 	$(BIN)/python benchmarks/curate.py
 	$(BIN)/python benchmarks/render.py
 	$(BIN)/python benchmarks/run.py
+
+# Operations (deploy/server.sh): Prefect server on 127.0.0.1:$(PREFECT_PORT), work
+# pool, deployments of prefect.yaml for $(NEWSLETTER_HOME), a worker, the review
+# page; PIDs and logs in $(NEWSLETTER_HOME)/run/. `make stop` stops them by PID.
+server: install
+	NEWSLETTER_BIN=$(abspath $(BIN)) deploy/server.sh start
+
+stop:
+	deploy/server.sh stop
 
 clean:
 	rm -rf $(VENV) build .pytest_cache

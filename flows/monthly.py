@@ -16,8 +16,11 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from flows import artifacts
+from flows.alerts import after_monthly, notify_monthly_failure
 from newsletter import pipeline
 from newsletter.collect.collector import DEFAULT_RETRY_DELAYS
+from newsletter.ops.lease import hold_collection
 from newsletter.settings import Settings
 from newsletter.store import Store
 
@@ -60,7 +63,7 @@ def queue_task(settings, store, cfg, results, curation, output, new_draft=False)
     return pipeline.queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)
 
 
-@flow(name="monthly-newsletter", log_prints=False)
+@flow(name="monthly-newsletter", log_prints=False, on_failure=[notify_monthly_failure])
 def monthly_newsletter(
     sources: str | None = None,  # None: NEWSLETTER_SOURCES, else the home's sources/sources.yaml
     month: str | None = None,
@@ -73,6 +76,7 @@ def monthly_newsletter(
     settings = Settings.from_env()
     store = Store(settings.database_url)
     pipeline.check_month_open(store, first, new_draft=new_draft)  # before collecting anything
+    lease = hold_collection(store, first)  # one collection per month at a time, across workers
     cfg = pipeline.load_run_config(sources, month=first, today=day)
     logger.info("Collecting %d sources for %s (%d workers)", len(cfg.sources.enabled), f"{first:%Y-%m}",
                 settings.max_workers)
@@ -82,6 +86,9 @@ def monthly_newsletter(
     draft = queue_task(settings, store, cfg, results, curation, output, new_draft)
     logger.info("Draft %s queued in %s", draft.id, draft.path)
     print(pipeline.run_summary(draft))
+    artifacts.monthly_report(draft, settings)
+    after_monthly(draft, settings)
+    lease.release()
     return draft.id
 
 

@@ -121,3 +121,39 @@ def pytest_addoption(parser):
 def pytest_configure(config):
     if config.getoption("--update-golden", default=False):
         os.environ["UPDATE_GOLDEN"] = "1"
+
+
+# -- databases: every database test runs on SQLite and on PostgreSQL ----------
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """URL of a PostgreSQL server whose role may create databases (see tests/pg.py)."""
+    import pg
+
+    url = os.environ.get(pg.ENV_URL)
+    if url:
+        yield url
+        return
+    try:
+        cluster = pg.ThrowawayPostgres()
+        url = cluster.start()
+    except Exception as exc:  # a test that cannot run must fail, not skip
+        pytest.fail(f"no PostgreSQL for the tests: {exc}")
+    try:
+        yield url
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request, tmp_path, monkeypatch):
+    """A fresh, empty database URL, once per engine; also set as NEWSLETTER_DATABASE_URL."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    else:
+        import pg
+
+        url = pg.fresh_database(request.getfixturevalue("postgres_server"))
+    monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
+    return url

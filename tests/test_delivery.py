@@ -34,6 +34,12 @@ def _setup(monkeypatch, controller=None, **extra):
     return settings, store
 
 
+@pytest.fixture(autouse=True)
+def _every_database(database_url):
+    """Every delivery test runs on SQLite and on PostgreSQL (conftest.database_url sets NEWSLETTER_DATABASE_URL)."""
+    return database_url
+
+
 def _add(store, *addresses):
     return [subs.add(store, a, name=n, consent_source="test")[0] for a, n in addresses]
 

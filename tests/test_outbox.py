@@ -33,8 +33,8 @@ FILES = {
 
 
 @pytest.fixture
-def store(tmp_path):
-    return Store(f"sqlite:///{tmp_path / 'db.sqlite'}")
+def store(database_url):
+    return Store(database_url)  # SQLite and PostgreSQL (conftest.database_url)
 
 
 @pytest.fixture

@@ -1,8 +1,7 @@
-"""prefect.yaml declares the monthly deployment, and every entrypoint in it imports."""
+"""prefect.yaml declares the monthly and deliver deployments, and every entrypoint imports."""
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import yaml
@@ -11,26 +10,41 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _deployments():
-    return yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]
+    return {d["name"]: d for d in yaml.safe_load((ROOT / "prefect.yaml").read_text())["deployments"]}
 
 
 def test_every_entrypoint_imports_as_a_flow():
     from prefect import Flow
+    from prefect.utilities.importtools import import_object
 
     deployments = _deployments()
-    assert deployments
-    for deployment in deployments:
-        path, func = deployment["entrypoint"].split(":")
-        spec = importlib.util.spec_from_file_location(f"_entry_{func}", ROOT / path)
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        assert isinstance(getattr(module, func), Flow), deployment["entrypoint"]
+    assert set(deployments) == {"monthly", "deliver"}
+    for deployment in deployments.values():
+        assert isinstance(import_object(deployment["entrypoint"]), Flow), deployment["entrypoint"]
 
 
 def test_monthly_schedule_is_the_first_at_eight_paris_time():
-    (monthly,) = [d for d in _deployments() if d["name"] == "monthly"]
+    monthly = _deployments()["monthly"]
     (schedule,) = monthly["schedules"]
     assert schedule["cron"] == "0 8 1 * *"
     assert schedule["timezone"] == "Europe/Paris"
     params = monthly.get("parameters", {})
     assert (ROOT / params["sources"]).is_file()
+
+
+def test_every_deployment_names_its_home():
+    for deployment in _deployments().values():
+        job = deployment["work_pool"]["job_variables"]
+        assert job["working_dir"] == "{{ $NEWSLETTER_HOME }}"
+        assert job["env"]["NEWSLETTER_HOME"] == "{{ $NEWSLETTER_HOME }}"
+
+
+def test_typed_parameters():
+    from prefect.utilities.importtools import import_object
+
+    deployments = _deployments()
+    monthly = import_object(deployments["monthly"]["entrypoint"])
+    props = monthly.parameters.properties
+    assert set(props) >= {"sources", "month", "today"}
+    deliver = import_object(deployments["deliver"]["entrypoint"])
+    assert deliver.parameters.required == ["draft_id"]

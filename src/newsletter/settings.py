@@ -73,6 +73,9 @@ class Settings:
     spam_threshold: float = 5.0  # SpamAssassin's own default "required" score
     home: Path = field(default_factory=Path.cwd)  # NEWSLETTER_HOME
     sources: Path | None = None  # default sources file (NEWSLETTER_SOURCES, else the home's, else IREV's)
+    # -- operations --
+    operator_email: str | None = None  # NEWSLETTER_OPERATOR_EMAIL: told when a run fails
+    prefect_api_url: str | None = None  # PREFECT_API_URL: approving then triggers the deliver deployment
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -135,4 +138,6 @@ class Settings:
             spam_threshold=spam_threshold,
             home=home,
             sources=Path(env.get("NEWSLETTER_SOURCES") or config_path(SOURCES_FILE, home)),
+            operator_email=env.get("NEWSLETTER_OPERATOR_EMAIL") or None,
+            prefect_api_url=(env.get("PREFECT_API_URL") or "").rstrip("/") or None,
         )

@@ -12,6 +12,7 @@ from __future__ import annotations
 from newsletter.errors import UserError
 
 import json
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable
@@ -26,12 +27,15 @@ from sqlalchemy import (
     Table,
     Text,
     create_engine,
+    delete,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import ArgumentError, IntegrityError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, OperationalError
 
 metadata = MetaData()
 
@@ -124,14 +128,69 @@ def as_aware(value: datetime | None) -> datetime | None:
     return value
 
 
+# -- schema migrations (Alembic) ----------------------------------------------
+
+# The tables of revision 0001, the schema before migrations existed: a
+# database holding them without an ``alembic_version`` table is adopted.
+PRE_ALEMBIC_TABLES = frozenset({"source_state", "drafts", "draft_events", "sent_items"})
+_MIGRATION_LOCK = 7240311  # pg_advisory_xact_lock key: one migrating process at a time
+_MIGRATION_THREADS = threading.Lock()  # Alembic's context is process-global: one thread at a time
+
+
+def alembic_config(connection=None):
+    """The Alembic configuration of the packaged migrations (``newsletter/migrations``)."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", "newsletter:migrations")
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the database to ``revision``: create it, adopt a pre-Alembic one, upgrade.
+
+    Never drops or recreates a table. On PostgreSQL an advisory lock makes
+    concurrent starts (worker, web app, CLI) wait for each other; on SQLite a
+    concurrent start that lost the race simply tries again.
+    """
+    with _MIGRATION_THREADS:
+        _migrate(engine, revision)
+
+
+def _migrate(engine: Engine, revision: str) -> None:
+    from alembic import command
+
+    for attempt in range(5):
+        try:
+            with engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
+                tables = set(inspect(conn).get_table_names())
+                cfg = alembic_config(conn)
+                if "alembic_version" not in tables and PRE_ALEMBIC_TABLES <= tables:
+                    command.stamp(cfg, "0001")
+                command.upgrade(cfg, revision)
+            return
+        except (OperationalError, IntegrityError) as exc:
+            # SQLite: another process created the same table first ("already
+            # exists") or held the write lock; its work is visible on retry.
+            if engine.dialect.name != "sqlite" or attempt == 4:
+                raise
+            import time
+
+            time.sleep(0.2 * (attempt + 1))
+
+
 class Store:
     def __init__(self, url: str):
         self.url = url
         try:
             if url.startswith("sqlite:///"):
                 Path(url[len("sqlite:///"):]).expanduser().parent.mkdir(parents=True, exist_ok=True)
-            self.engine: Engine = create_engine(url, future=True)
-            metadata.create_all(self.engine)
+            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+            migrate(self.engine)
         except (ArgumentError, OperationalError, ImportError) as exc:
             raise StoreError(f"cannot open database {url!r}: {exc}") from None
 
@@ -488,3 +547,56 @@ approvals = Table(
     Column("fields_json", Text, nullable=False),  # manifest fields the delivery reads (subject, unsubscribe…)
     Column("checks_json", Text),  # the checks report the approval was given on
 )
+
+
+# -- operations tables --
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("acquired_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+
+def acquire_lease(store: Store, name: str, holder: str, seconds: float, *, stale=None) -> str | None:
+    """Take the lease ``name`` for ``seconds``; None if it is taken, else the holder.
+
+    A lease past its expiry is taken over, and so is one whose holder
+    ``stale(holder)`` says is gone (a process that died). One INSERT against
+    the primary key decides between two contenders: exactly one wins.
+    """
+    from datetime import timedelta
+
+    now = utcnow()
+    with store.engine.begin() as conn:
+        row = conn.execute(select(leases).where(leases.c.name == name)).first()
+        if row is not None:
+            expired = as_aware(row.expires_at) <= now
+            if row.holder != holder and not expired and not (stale and stale(row.holder)):
+                return None
+            conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == row.holder))
+    try:
+        with store.engine.begin() as conn:
+            conn.execute(
+                insert(leases).values(
+                    name=name, holder=holder, acquired_at=now, expires_at=now + timedelta(seconds=seconds)
+                )
+            )
+    except (IntegrityError, DBAPIError):
+        return None
+    return holder
+
+
+def lease_holder(store: Store, name: str) -> tuple[str, datetime] | None:
+    with store.engine.connect() as conn:
+        row = conn.execute(select(leases).where(leases.c.name == name)).first()
+    return None if row is None else (row.holder, as_aware(row.expires_at))
+
+
+def release_lease(store: Store, name: str, holder: str) -> bool:
+    with store.engine.begin() as conn:
+        res = conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
+    return res.rowcount == 1

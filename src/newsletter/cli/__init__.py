@@ -251,6 +251,7 @@ def _transition(args, to: str, verb: str) -> int:
 def cmd_outbox_approve(args) -> int:
     from newsletter.cli.outbox_checks import print_report
     from newsletter.outbox.drafts import APPROVED, ChecksFailed, transition
+    from newsletter.outbox.hooks import TriggerError, after_approval
 
     settings, store = outbox_context()
     try:
@@ -265,6 +266,13 @@ def cmd_outbox_approve(args) -> int:
     approval = draft.manifest.get("approval") or {}
     if approval.get("override_reason"):
         print(f"Contrôles en échec validés malgré tout : {approval['override_reason']}")
+    try:
+        run_id = after_approval(settings, store, draft, actor=args.actor)
+    except TriggerError as exc:  # the approval stands: say how to send by hand
+        print(f"Attention : {exc} ; envoyez-le avec « newsletter outbox send {draft.id} ».", file=sys.stderr)
+        return 0
+    if run_id:
+        print(f"Envoi lancé par Prefect (exécution {run_id}).")
     return 0
 
 
