@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,13 @@ ROOT = Path(__file__).resolve().parent.parent
 # What a checkout's top level holds that is not part of it (and may be large or in use).
 NOT_THE_CHECKOUT = {".venv", ".git", "build", "outbox", "archive", "test-artifacts", ".pytest_cache"}
 _ANYWHERE = shutil.ignore_patterns("__pycache__", "*.egg-info", "*.sqlite")
+
+
+# Issue 8, point 2, word for word.
+ISSUE_SEQUENCE = (
+    "newsletter init home && cd home && newsletter sample-site --out site"
+    " && newsletter run --sources site/sources.yaml"
+)
 
 
 def _ignore(folder: str, names: list[str]) -> set[str]:
@@ -64,17 +72,21 @@ def test_a_non_editable_install_runs_the_sample_month_from_any_folder(tmp_path):
     ).stdout.split()
     assert all(Path(p).is_relative_to(venv) for p in where), where
 
-    out = _run(["newsletter", "init", "home"], cwd=elsewhere, env=env).stdout
-    assert "Et maintenant" in out
+    # Exactly the issue's sequence, in a shell started in that folder.
+    run = _run(["sh", "-c", ISSUE_SEQUENCE], cwd=elsewhere, env=env, timeout=600)
+    assert "Et maintenant" in run.stdout  # `newsletter init` said what to edit next
+    assert "servi sur http://127.0.0.1:" in run.stderr  # `newsletter run` served the sample site itself
     home = elsewhere / "home"
-    _run(["newsletter", "sample-site", "--out", "site"], cwd=home, env=env)
-    run = _run(["newsletter", "run", "--sources", "site/sources.yaml"], cwd=home, env=env, timeout=600)
     draft_id = run.stdout.strip().splitlines()[-1]
 
     manifest = json.loads((home / "outbox" / draft_id / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["status"] == "pending"
+    assert manifest["sources"]["failed"] == []  # every source of the sample site was read over HTTP
     assert manifest["centre"] == "IREV"  # the home's branding (copied from the packaged IREV one)
-    assert (home / "outbox" / draft_id / "newsletter.html").is_file()
+    html = (home / "outbox" / draft_id / "newsletter.html").read_text(encoding="utf-8")
+    links = re.findall(r"""href\s*=\s*["']([^"']*)["']""", html)
+    assert links and all(re.match(r"(https?://|mailto:|\{\{unsubscribe_url\}\}$)", link) for link in links), links
+    assert str(tmp_path) not in html  # no file path
     assert (home / "newsletter.sqlite").is_file()  # the database lives in the home
     listing = _run(["newsletter", "outbox", "list"], cwd=home, env=env).stdout
     assert draft_id in listing

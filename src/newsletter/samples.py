@@ -15,6 +15,11 @@ Output (in ``out_dir``)::
     revue-presse-b.xml       partner press review, Atom 1.0 (kind: press)
     sources.yaml             the sources file pointing at all of the above
     style.css                cosmetic, for viewing the pages in a browser
+
+Built with ``sample_site=True`` (what ``newsletter sample-site --out DIR``
+does), sources.yaml carries a ``sample_site: {built_for: DAY}`` entry: then
+``newsletter run`` and ``newsletter collect`` on it serve the folder on
+127.0.0.1 for the length of the run (:func:`serving_sample_site`).
 """
 
 from __future__ import annotations
@@ -23,11 +28,15 @@ from newsletter.errors import UserError
 
 import json
 import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from email.utils import format_datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
 import holidays
@@ -37,6 +46,9 @@ from babel.dates import format_date
 from newsletter.home import packaged_sources
 from newsletter.normalize import PARIS
 from newsletter.yamlfile import load_yaml
+
+if TYPE_CHECKING:
+    from newsletter.collect.sources import SourcesConfig
 
 # sources/sample-site, shipped in the package.
 SAMPLE_SITE_DIR = packaged_sources() / "sample-site"
@@ -280,12 +292,16 @@ def build_sample_site(
     base_url: str | None = None,
     *,
     template_dir: str | Path | None = None,
+    sample_site: bool = False,
 ) -> Path:
     """Render the sample site for ``today`` into ``out_dir``; return the path of its sources.yaml.
 
     With ``base_url`` None, sources.yaml points at the rendered files by paths
     relative to itself; with a base URL (e.g. ``"http://127.0.0.1:8123"``) it
     points at ``base_url + "/actualites.xml"`` etc., for serving ``out_dir`` over HTTP.
+    With ``sample_site`` (which needs a base URL on 127.0.0.1), sources.yaml
+    also says it is the sample site's, built for ``today``: ``newsletter run``
+    then serves ``out_dir`` itself (see :func:`serving_sample_site`).
     Raises SampleSiteError naming the file and entry when the data is unusable,
     ValueError for a bad ``base_url``.
     """
@@ -294,6 +310,8 @@ def build_sample_site(
     if not isinstance(today, date):
         raise ValueError(f"today must be a date, got {today!r}")
     base = _check_base_url(base_url)
+    if sample_site and (base is None or urlparse(base).hostname != LOCAL_HOST):
+        raise ValueError(f"a sample site served by the run needs a base URL on {LOCAL_HOST}, got {base_url!r}")
     template_dir = Path(template_dir) if template_dir else SAMPLE_SITE_DIR
     data_path = template_dir / "data.yaml"
     data = load_yaml(data_path, SampleSiteError, "sample-site data file")
@@ -316,6 +334,7 @@ def build_sample_site(
         "press_a": press_a,
         "press_b": press_b,
         "base_url": base,
+        "sample_site": sample_site,
     }
 
     def url(name: str) -> str:
@@ -352,7 +371,10 @@ def build_sample_site(
     return out / "sources.yaml"
 
 
-def sample_server(out_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0):
+LOCAL_HOST = "127.0.0.1"
+
+
+def sample_server(out_dir: str | Path, *, host: str = LOCAL_HOST, port: int = 0):
     """An HTTP server (not started) for the files of ``out_dir``, bound on
     ``host:port`` (port 0: a free one). Its ``base_url`` attribute is the URL
     to give ``build_sample_site``. Serve with ``serve_forever()``."""
@@ -377,3 +399,45 @@ def sample_server(out_dir: str | Path, *, host: str = "127.0.0.1", port: int = 0
     server.base_url = f"http://{bound_host}:{bound_port}"
     return server
 
+
+
+def free_local_port(host: str = LOCAL_HOST) -> int:
+    """A port nothing listens on now (the system's choice), for a sample site's sources.yaml."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving_sample_site(config: SourcesConfig) -> Iterator[str | None]:
+    """Serve the sample site of ``config`` for the length of the ``with`` block.
+
+    A no-op yielding None unless ``config.sample_site`` is set (the sources file
+    ``newsletter sample-site --out DIR`` writes; :mod:`newsletter.collect.sources`
+    honours that marker only when every source is a file of that folder). Then:
+    serve the folder on 127.0.0.1 in a background thread — on the port its
+    sources.yaml already names when free (so item links stay the same from one
+    run to the next), else on a free one —, rebuild the site in place for its
+    day with that base URL (every link then is an http URL of this server), and
+    yield the base URL. The server is stopped on leaving the block, failed or not.
+    """
+    marker = config.sample_site
+    if marker is None:
+        yield None
+        return
+    ports = {urlparse(s.url).port for s in config.sources} - {None}
+    try:
+        server = sample_server(marker.folder, port=ports.pop() if len(ports) == 1 else 0)
+    except OSError:  # that port is taken now: any free one
+        server = sample_server(marker.folder, port=0)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": 0.2}, name="sample-site-server", daemon=True
+    )
+    thread.start()
+    try:
+        build_sample_site(marker.folder, marker.built_for, base_url=server.base_url, sample_site=True)
+        yield server.base_url
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -68,19 +68,38 @@ def cmd_run(args) -> int:
     # taxonomy and branding files (each error is one line naming the file).
     settings = settings_from_env()
     sources = Path(args.sources) if args.sources else settings.sources
-    load_run_config(sources, month=month, today=today)
+    config = load_run_config(sources, month=month, today=today)
     # A month whose draft is approved or sent is refused before Prefect starts.
     check_month_open(open_store(settings), month, new_draft=args.new_draft)
     # Prefect is imported here only: the other commands never pay for it.
     # `flows` is installed with the package (see pyproject.toml).
     from flows.monthly import monthly_newsletter
 
-    draft_id = monthly_newsletter(
-        sources=str(sources.resolve()), month=args.month, today=args.today, new_draft=args.new_draft
-    )
+    # The sample site's own sources file (`newsletter sample-site --out DIR`) is
+    # served on 127.0.0.1 for the length of the run; any other file: no-op.
+    with _serving_sample_site(config.sources):
+        draft_id = monthly_newsletter(
+            sources=str(sources.resolve()), month=args.month, today=args.today, new_draft=args.new_draft
+        )
     sys.stdout.flush()
     print(draft_id)
     return 0
+
+
+def _serving_sample_site(config):
+    """serving_sample_site, saying on stderr (in French) where the sample site is served."""
+    from contextlib import contextmanager
+
+    from newsletter.samples import serving_sample_site
+
+    @contextmanager
+    def serving():
+        with serving_sample_site(config) as base_url:
+            if base_url is not None:
+                print(f"Site d'exemple servi sur {base_url}/ le temps du passage.", file=sys.stderr, flush=True)
+            yield base_url
+
+    return serving()
 
 
 # -- collect, dedupe, classify -------------------------------------------------
@@ -93,7 +112,8 @@ def cmd_collect(args) -> int:
 
     config = load_sources(_sources_arg(args))
     today = args.today or date.today()
-    results = collect_all(config.enabled, fetcher=Fetcher(), state=MemoryStateStore(), today=today)
+    with _serving_sample_site(config):
+        results = collect_all(config.enabled, fetcher=Fetcher(), state=MemoryStateStore(), today=today)
     out = sys.stdout
     for result in results:
         if result.error is not None:
@@ -121,14 +141,25 @@ def cmd_classify(args) -> int:
 
 
 def cmd_sample_site(args) -> int:
-    from newsletter.samples import SampleSiteError, build_sample_site, sample_server
+    from newsletter.samples import SampleSiteError, build_sample_site, free_local_port, sample_server
 
     today = args.today or date.today()
     if not args.serve and not args.base_url:
-        raise CommandError(
-            "newsletter sample-site : indiquez --serve (servir le site sur 127.0.0.1) ou --base-url URL"
-            " (l'adresse d'où vous le servez) : les sources ne sont lues que par http(s)"
+        # The plain form: a site that `newsletter run`/`collect` serve themselves
+        # (sources.yaml says so, with a port free now, used again when free then).
+        try:
+            path = build_sample_site(
+                Path(args.out), today, base_url=f"http://127.0.0.1:{free_local_port()}", sample_site=True
+            )
+        except (SampleSiteError, ValueError) as exc:
+            raise CommandError(str(exc)) from None
+        print(path, flush=True)
+        print(
+            f"Site d'exemple prêt : « newsletter run --sources {path} » le sert sur 127.0.0.1"
+            " le temps du passage (--serve : le servir vous-même jusqu'à Ctrl+C).",
+            file=sys.stderr,
         )
+        return 0
     server = None
     base_url = args.base_url
     if args.serve:
@@ -419,7 +450,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--today", type=_date_arg, help="YYYY-MM-DD (default: today)")
     p.add_argument("--base-url", help="the http(s) URL the folder is served from, written in sources.yaml")
     p.add_argument("--serve", action="store_true",
-                   help="serve the folder on 127.0.0.1 until stopped (sources.yaml points there)")
+                   help="serve the folder on 127.0.0.1 until stopped (sources.yaml points there); without"
+                        " --serve or --base-url, `newsletter run`/`collect` serve it for the length of the run")
     p.add_argument("--port", type=int, default=0, help="port for --serve (default: a free one)")
     p.set_defaults(func=cmd_sample_site)
 

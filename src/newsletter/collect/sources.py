@@ -3,6 +3,8 @@
 Schema (see sources/README.md for the French-speaking editor's guide)::
 
     centre: irev                 # optional: branding/config name
+    sample_site:                 # only in the sources.yaml that `newsletter sample-site` writes:
+      built_for: 2025-12-05      #   `newsletter run`/`collect` serve its folder on 127.0.0.1
     taxonomy: taxonomy.yaml      # optional: path relative to this file
     branding: branding.yaml      # optional: path relative to this file
     sources:
@@ -46,9 +48,10 @@ from __future__ import annotations
 from newsletter.errors import UserError
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 import soupsieve
 
@@ -111,6 +114,20 @@ class Source:
         }
 
 
+@dataclass(frozen=True)
+class SampleSiteMarker:
+    """A sources file's ``sample_site:`` entry: this file is the bundled sample
+    site's, built by ``newsletter sample-site`` in ``folder`` for the day
+    ``built_for``; ``newsletter run`` and ``newsletter collect`` serve that folder."""
+
+    built_for: date
+    folder: Path
+
+
+# Hosts a sample site's sources may point at: the local server serving its folder.
+SAMPLE_SITE_HOSTS = ("127.0.0.1", "localhost")
+
+
 @dataclass
 class SourcesConfig:
     path: Path
@@ -118,6 +135,7 @@ class SourcesConfig:
     taxonomy_path: Path | None = None
     branding_path: Path | None = None
     centre: str | None = None
+    sample_site: SampleSiteMarker | None = None  # set only for the sample site's own sources file
 
     @property
     def enabled(self) -> list[Source]:
@@ -249,4 +267,44 @@ def load_sources(path: str | Path) -> SourcesConfig:
         taxonomy_path=_opt_path("taxonomy"),
         branding_path=_opt_path("branding"),
         centre=data.get("centre"),
+        sample_site=_sample_site_marker(data, sources, base_dir, where),
     )
+
+
+def _sample_site_marker(data: dict, sources: list[Source], folder: Path, where: str) -> SampleSiteMarker | None:
+    """The ``sample_site:`` entry, checked: honoured only when every source is a
+    file of this folder on the local server, as in the file ``newsletter
+    sample-site`` writes, so that a centre's real sources file never starts a
+    server (nor gets its folder rebuilt) because of a stray key."""
+    if "sample_site" not in data:
+        return None
+    raw = data["sample_site"]
+    label = f"{where}: sample_site"
+    if not isinstance(raw, dict) or set(raw) != {"built_for"}:
+        raise SourcesError(f"{label}: expected a mapping with only 'built_for: YYYY-MM-DD'")
+    built_for = raw["built_for"]
+    if isinstance(built_for, str):
+        try:
+            built_for = date.fromisoformat(built_for.strip())
+        except ValueError:
+            pass
+    if isinstance(built_for, datetime):
+        built_for = built_for.date()
+    if not isinstance(built_for, date):
+        raise SourcesError(f"{label}: built_for {raw['built_for']!r} is not a date (YYYY-MM-DD)")
+    for source in sources:
+        parsed = urlparse(source.url)
+        relative = unquote(parsed.path).lstrip("/")
+        target = (folder / relative).resolve()
+        if (
+            parsed.hostname not in SAMPLE_SITE_HOSTS
+            or not relative
+            or not target.is_relative_to(folder)
+            or not target.is_file()
+        ):
+            raise SourcesError(
+                f"{label}: source {source.name!r} ({source.url}) is not a file of this folder served on"
+                " 127.0.0.1; 'sample_site:' belongs only to the sources file that `newsletter sample-site`"
+                " writes beside its pages: remove it from a centre's sources file"
+            )
+    return SampleSiteMarker(built_for=built_for, folder=folder)
