@@ -10,9 +10,12 @@ snapshotted when the send starts, and is committed around each message:
     queued ──subscriber no longer active──► skipped
 
 The claim (``sending``) is committed *before* the message goes out, and in
-the same transaction as the previous message's result; the subscriber's
-status is read in that transaction, right before their message, so an
-address unsubscribed during a send is never mailed. A row still ``sending``
+the same transaction as the previous message's result (one commit per
+message; a group commit of several "sent" rows would leave all of them in
+doubt after a crash, not just the message in flight). The claim is an
+update that applies only if the subscriber is still active at that instant
+(a primary-key lookup in the same statement, no status cache that could be
+stale), so an address unsubscribed during a send is never mailed. A row still ``sending``
 when the next sender starts was in flight when the previous one died: it
 becomes ``uncertain``, is reported, and is mailed again only with
 ``--resend-uncertain``.
