@@ -22,12 +22,19 @@ PUBLIC_URL = "https://lettre.irev.fr"
 class Recorder:
     """aiosmtpd handler keeping every accepted message with its envelope; hooks can refuse or drop."""
 
-    def __init__(self):
+    def __init__(self, pipelining: bool = False):
+        self.pipelining = pipelining  # offer PIPELINING (RFC 2920) in the EHLO reply, as Postfix does
         self.messages: list[tuple[str, list[str], bytes]] = []
         self.lock = threading.Lock()
         self.rcpt_hook = None  # (address) -> reply string or None; "DROP" closes the connection
         self.data_hook = None  # (envelope) -> reply string or None; "DROP" records then closes without reply
         self.on_message = None
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if self.rcpt_hook is not None:

@@ -20,9 +20,9 @@ from newsletter.settings import Settings
 from newsletter.store import Store, send_log, send_runs
 
 
-@pytest.fixture
-def smtp():
-    controller, handler = start_smtp()
+@pytest.fixture(params=[False, True], ids=["one-command-at-a-time", "pipelining"])
+def smtp(request):
+    controller, handler = start_smtp(Recorder(pipelining=request.param))
     yield controller, handler
     controller.stop()
 

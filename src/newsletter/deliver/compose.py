@@ -10,9 +10,10 @@ lines keep their length, nothing is re-encoded. Only the few header lines
 that differ (``To``, ``Date``, ``Message-ID``, ``List-Unsubscribe``) are
 written per message.
 
-Two byte forms come out: the message itself (for files and DKIM) and the
-same, dot-stuffed for the SMTP DATA phase (RFC 5321 4.5.2), so the SMTP
-transport can write it as is.
+Two byte forms can come out, each joined only when a transport asks for
+it: the message itself (for files and DKIM) and the same, dot-stuffed and
+terminated for the SMTP DATA phase (RFC 5321 4.5.2), so the SMTP transport
+writes it in one call.
 """
 
 from __future__ import annotations
@@ -49,11 +50,39 @@ class Recipient:
     token: str | None = None  # personal unsubscribe token; None for a list address
 
 
-@dataclass(frozen=True)
 class RenderedMessage:
-    data: bytes  # the message, CRLF line ends
-    smtp_data: bytes  # the same, dot-stuffed, for SMTP DATA
-    message_id: str
+    """One subscriber's message; each byte form is joined only when asked for.
+
+    ``data``: the message, CRLF line ends (files, DKIM). ``smtp_data``: the
+    DATA payload, dot-stuffed (RFC 5321 4.5.2) and ending with the
+    ``<CRLF>.<CRLF>`` terminator, for the SMTP transport to write as is.
+    """
+
+    __slots__ = ("message_id", "_head", "_template", "_token", "_data", "_smtp_data")
+
+    def __init__(self, message_id: str, head: bytes, template: "MessageTemplate", token: bytes | None,
+                 data: bytes | None = None):
+        self.message_id, self._head, self._template, self._token = message_id, head, template, token
+        self._data, self._smtp_data = data, None
+
+    @property
+    def data(self) -> bytes:
+        if self._data is None:
+            self._data = self._head + self._template._join(self._token, stuffed=False)
+        return self._data
+
+    @property
+    def smtp_data(self) -> bytes:
+        if self._smtp_data is None:
+            if self._template.dkim is not None:  # signed: the whole message is stuffed
+                self._smtp_data = _terminate(_DOT_LINE.sub(b"..", self.data))
+            else:
+                self._smtp_data = self._head + self._template._join(self._token, stuffed=True)
+        return self._smtp_data
+
+
+def _terminate(data: bytes) -> bytes:
+    return data + (b".\r\n" if data.endswith(b"\r\n") else b"\r\n.\r\n")
 
 
 class DKIMSigner:
@@ -173,10 +202,10 @@ class MessageTemplate:
         if self.personal:
             marker = self.marker.encode("ascii")
             self.parts = _compile(self.body, marker)
-            self.parts_stuffed = _compile(self.body_stuffed, marker)
+            self.parts_stuffed = _compile(_terminate(self.body_stuffed), marker)
         else:
             self.parts = [self.body]
-            self.parts_stuffed = [self.body_stuffed]
+            self.parts_stuffed = [_terminate(self.body_stuffed)]
         self._date_second = -1
         self._date = ""
 
@@ -213,21 +242,21 @@ class MessageTemplate:
             if links[0].startswith("<http"):
                 lines.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click")
         head = ("\r\n".join(lines) + "\r\n").encode("utf-8") + self.head
-        if self.personal:
-            tok = token.encode("ascii")
-            body = b"".join(p if p.__class__ is bytes else tok[p[0]:p[1]] for p in self.parts)
-        else:
-            body = self.parts[0]
-        data = head + body
+        tok = token.encode("ascii") if self.personal else None
         if self.dkim is not None:
-            data = self.dkim.sign(data) + data
-            return RenderedMessage(data, _DOT_LINE.sub(b"..", data), message_id)
-        if self.personal:
-            stuffed = b"".join(
-                p if p.__class__ is bytes
-                else (b"." if p[2] and tok[p[0]:p[0] + 1] == b"." else b"") + tok[p[0]:p[1]]
-                for p in self.parts_stuffed
-            )
-        else:
-            stuffed = self.parts_stuffed[0]
-        return RenderedMessage(data, head + stuffed, message_id)
+            data = head + self._join(tok, stuffed=False)
+            return RenderedMessage(message_id, head, self, tok, self.dkim.sign(data) + data)
+        return RenderedMessage(message_id, head, self, tok)
+
+    def _join(self, tok: bytes | None, *, stuffed: bool) -> bytes:
+        """The body with ``tok`` in place of the marker; ``stuffed``: the SMTP DATA form."""
+        if not self.personal:
+            return self.parts_stuffed[0] if stuffed else self.parts[0]
+        if not stuffed:
+            return b"".join(p if p.__class__ is bytes else tok[p[0]:p[1]] for p in self.parts)
+        # a token piece starting a line gets its own dot-stuffing (tokens may contain ".")
+        return b"".join(
+            p if p.__class__ is bytes
+            else (b"." if p[2] and tok[p[0]:p[0] + 1] == b"." else b"") + tok[p[0]:p[1]]
+            for p in self.parts_stuffed
+        )

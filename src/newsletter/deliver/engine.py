@@ -10,9 +10,12 @@ snapshotted when the send starts, and is committed around each message:
     queued ──subscriber no longer active──► skipped
 
 The claim (``sending``) is committed *before* the message goes out, and in
-the same transaction as the previous message's result; the subscriber's
-status is read in that transaction, right before their message, so an
-address unsubscribed during a send is never mailed. A row still ``sending``
+the same transaction as the previous message's result (one commit per
+message; a group commit of several "sent" rows would leave all of them in
+doubt after a crash, not just the message in flight). The claim is an
+update that applies only if the subscriber is still active at that instant
+(a primary-key lookup in the same statement, no status cache that could be
+stale), so an address unsubscribed during a send is never mailed. A row still ``sending``
 when the next sender starts was in flight when the previous one died: it
 becomes ``uncertain``, is reported, and is mailed again only with
 ``--resend-uncertain``.
@@ -299,15 +302,22 @@ class _Run:
         self.secret = config.secret_key
         self.sender_address = config.sender_address
         # statements built once (SQLAlchemy then reuses their compiled form)
-        self._q_subscriber = select(subscribers.c.status, subscribers.c.name).where(
-            subscribers.c.id == bindparam("p_sid"))
+        now = bindparam("p_now")
+        # The claim is also the unsubscribe check: one UPDATE that marks the row
+        # in flight only if the subscriber is still active at that instant (a
+        # primary-key lookup in the same statement, so nothing can slip in
+        # between the check and the claim, and no status cache can be stale).
+        still_active = select(literal(1)).where(
+            subscribers.c.id == send_log.c.subscriber_id, subscribers.c.status == subs.ACTIVE
+        ).exists()
         self._u_claim = (
-            update(send_log).where(send_log.c.id == bindparam("p_rid"), send_log.c.status == QUEUED)
-            .values(status=SENDING, attempts=send_log.c.attempts + 1, message_id=bindparam("p_mid"),
-                    updated_at=bindparam("p_now"))
+            update(send_log)
+            .where(send_log.c.id == bindparam("p_rid"), send_log.c.status == QUEUED,
+                   (send_log.c.subscriber_id.is_(None)) | still_active)
+            .values(status=SENDING, attempts=send_log.c.attempts + 1, message_id=bindparam("p_mid"), updated_at=now)
         )
         self._u_finish = update(send_log).where(send_log.c.id == bindparam("p_rid")).values(
-            status=bindparam("p_status"), updated_at=bindparam("p_now"), error=bindparam("p_error"),
+            status=bindparam("p_status"), updated_at=now, error=bindparam("p_error"),
             sent_at=bindparam("p_sent_at"))
         self.stop = threading.Event()
         self.error: BaseException | None = None
@@ -321,24 +331,23 @@ class _Run:
             self.progress(snapshot)
 
     def _claim(self, conn, row, message_id: str) -> Recipient | None:
-        """In the caller's transaction: recheck the subscriber, mark the row in flight."""
+        """In the caller's transaction: mark the row in flight if its subscriber is still active."""
         now = utcnow()
-        name = None
-        if row.subscriber_id is not None:
-            sub = conn.execute(self._q_subscriber, {"p_sid": row.subscriber_id}).first()
-            if sub is None or sub.status != subs.ACTIVE:
-                conn.execute(
-                    update(send_log).where(send_log.c.id == row.id, send_log.c.status == QUEUED)
-                    .values(status=SKIPPED, updated_at=now,
-                            error=f"abonné « {subs.STATUS_LABELS_FR.get(sub.status, '?') if sub else 'supprimé'} »")
-                )
-                return None
-            name = sub.name
         res = conn.execute(self._u_claim, {"p_rid": row.id, "p_mid": message_id, "p_now": now})
         if res.rowcount != 1:
+            if row.subscriber_id is not None:  # rare: unsubscribed (or removed) since the snapshot
+                status = conn.execute(
+                    select(subscribers.c.status).where(subscribers.c.id == row.subscriber_id)
+                ).scalar()
+                if status != subs.ACTIVE:
+                    label = subs.STATUS_LABELS_FR.get(status, "?") if status else "supprimé"
+                    conn.execute(
+                        update(send_log).where(send_log.c.id == row.id, send_log.c.status == QUEUED)
+                        .values(status=SKIPPED, updated_at=now, error=f"abonné « {label} »")
+                    )
             return None
         token = make_token(self.secret, row.subscriber_id, row.email) if self.template.personal else None
-        return Recipient(email=row.email, name=name, subscriber_id=row.subscriber_id, token=token)
+        return Recipient(email=row.email, name=row.name, subscriber_id=row.subscriber_id, token=token)
 
     def _finish(self, conn, row_id: int, status: str, error: str | None = None) -> None:
         now = utcnow()
@@ -370,47 +379,54 @@ class _Run:
 
     def worker(self, rows: list, messenger: Messenger) -> None:
         pending: tuple[int, str, str | None] | None = None  # previous row's result, committed with the next claim
-        try:
-            for row in rows:
-                if self.stop.is_set():
-                    break
-                self.lease.check()
-                wait = self.limiter.reserve()
-                if wait:
-                    if pending is not None:  # never leave a delivered message unrecorded while waiting
-                        with self.store.engine.begin() as conn:
+        # One database connection for the whole loop (no pool checkout per message);
+        # one transaction per message: the previous result and this claim.
+        with self.store.engine.connect() as conn:
+            try:
+                for row in rows:
+                    if self.stop.is_set():
+                        break
+                    self.lease.check()
+                    wait = self.limiter.reserve()
+                    if wait:
+                        if pending is not None:  # never leave a delivered message unrecorded while waiting
+                            with conn.begin():
+                                self._finish(conn, *pending)
+                            pending = None
+                        self._wait(wait)
+                    message_id = self.template.message_id(Recipient(row.email, subscriber_id=row.subscriber_id))
+                    with conn.begin():
+                        if pending is not None:
                             self._finish(conn, *pending)
-                        pending = None
-                    self._wait(wait)
-                message_id = self.template.message_id(Recipient(row.email, subscriber_id=row.subscriber_id))
-                with self.store.engine.begin() as conn:
+                            pending = None
+                        recipient = self._claim(conn, row, message_id)
+                    if recipient is None:
+                        self._bump(SKIPPED)
+                        continue
+                    message = self.template.render(recipient, message_id)
+                    pending = self._send_one(row, recipient, message, messenger)
+                    if pending[1] != SENT:  # rare outcomes are committed at once
+                        with conn.begin():
+                            self._finish(conn, *pending)
+                        if pending[1] == FAILED:
+                            self._bounce(row, pending[2] or "")
+                        pending_status, pending = pending[1], None
+                        self._bump(pending_status)
+                    else:
+                        self._bump(SENT)
+            except BaseException as exc:
+                self.stop.set()
+                if self.error is None:
+                    self.error = exc
+            finally:
+                try:
                     if pending is not None:
-                        self._finish(conn, *pending)
-                        pending = None
-                    recipient = self._claim(conn, row, message_id)
-                if recipient is None:
-                    self._bump(SKIPPED)
-                    continue
-                message = self.template.render(recipient, message_id)
-                pending = self._send_one(row, recipient, message, messenger)
-                if pending[1] != SENT:  # rare outcomes are committed at once
-                    with self.store.engine.begin() as conn:
-                        self._finish(conn, *pending)
-                    if pending[1] == FAILED:
-                        self._bounce(row, pending[2] or "")
-                    pending_status, pending = pending[1], None
-                    self._bump(pending_status)
-                else:
-                    self._bump(SENT)
-        except BaseException as exc:
-            self.stop.set()
-            if self.error is None:
-                self.error = exc
-        finally:
-            if pending is not None:
-                with self.store.engine.begin() as conn:
-                    self._finish(conn, *pending)
-            messenger.close()
+                        if conn.in_transaction():
+                            conn.rollback()
+                        with conn.begin():
+                            self._finish(conn, *pending)
+                finally:
+                    messenger.close()
 
     def _send_one(self, row, recipient: Recipient, message, messenger: Messenger) -> tuple[int, str, str | None]:
         attempts = max(1, self.config.retries)
@@ -553,7 +569,8 @@ def _deliver(outbox_dir, store, draft_id, messenger, config, recipients, actor, 
             log.warning("%d recipient(s) were in flight when the previous sender stopped: uncertain", found)
         with store.engine.connect() as conn:
             rows = conn.execute(
-                select(send_log.c.id, send_log.c.subscriber_id, send_log.c.email)
+                select(send_log.c.id, send_log.c.subscriber_id, send_log.c.email, subscribers.c.name)
+                .select_from(send_log.outerjoin(subscribers, subscribers.c.id == send_log.c.subscriber_id))
                 .where(send_log.c.draft_id == draft_id, send_log.c.status == QUEUED).order_by(send_log.c.id)
             ).all()
         counts = delivery_counts(store, draft_id)

@@ -112,6 +112,18 @@ class FileMessenger:
         return f"fichiers .eml dans {self.directory}"
 
 
+_PLAIN_ADDRESS = re.compile(r"[^\s<>()\[\]\\,;:\"]+@[^\s<>()\[\]\\,;:\"]+")
+
+
+def _path(address: str) -> str:
+    """``<address>`` for MAIL FROM / RCPT TO: a plain address as is, anything else through smtplib."""
+    if "\r" in address or "\n" in address:
+        raise ValueError(f"adresse avec un saut de ligne : {address!r}")
+    if _PLAIN_ADDRESS.fullmatch(address):
+        return f"<{address}>"
+    return smtplib.quoteaddr(address)
+
+
 def _code(exc: smtplib.SMTPResponseException) -> int:
     return getattr(exc, "smtp_code", 0) or 0
 
@@ -131,11 +143,13 @@ class SMTPMessenger:
         timeout: float = 30.0,
         ca_file: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
+        pipelining: bool = True,
     ):
         """``security``: ``starttls``, ``tls`` (implicit, port 465) or ``none``.
 
         Default: ``tls`` on port 465, ``starttls`` when ``starttls`` is true,
-        else ``none``.
+        else ``none``. ``pipelining``: send MAIL, RCPT and DATA in one write
+        when the server offers PIPELINING (RFC 2920), as most do.
         """
         self.host, self.port = host, port
         self.user, self.password = user, password
@@ -147,6 +161,8 @@ class SMTPMessenger:
         self.ca_file = ca_file
         self._context = ssl_context
         self._smtp: smtplib.SMTP | None = None
+        self.pipelining = pipelining
+        self._pipelined = False  # the open connection's server offers PIPELINING
         self._lock = threading.Lock()
 
     def describe(self) -> str:
@@ -155,7 +171,7 @@ class SMTPMessenger:
     def clone(self) -> "SMTPMessenger":
         return SMTPMessenger(
             self.host, self.port, user=self.user, password=self.password, security=self.security,
-            timeout=self.timeout, ca_file=self.ca_file, ssl_context=self._context,
+            timeout=self.timeout, ca_file=self.ca_file, ssl_context=self._context, pipelining=self.pipelining,
         )
 
     def _ssl_context(self) -> ssl.SSLContext:
@@ -199,6 +215,7 @@ class SMTPMessenger:
             raise FatalError(f"{where} : {exc}") from exc
         except (OSError, smtplib.SMTPException) as exc:
             raise TransientError(f"{where} : connexion impossible ({exc})", connection=True) from exc
+        self._pipelined = self.pipelining and smtp.has_extn("pipelining")
         return smtp
 
     def close(self) -> None:
@@ -221,34 +238,27 @@ class SMTPMessenger:
         if self._smtp is None:
             self._smtp = self._open()
         smtp = self._smtp
-        where = self.describe()
         # Before the end of the data the server holds nothing: any failure is safe to retry.
         try:
-            code, resp = smtp.mail(sender)
-            if code != 250:
-                self._reset(code)
-                if 400 <= code < 500:
-                    raise TransientError(f"{where} : expéditeur différé ({code} {resp!r})", connection=code == 421)
-                raise FatalError(f"{where} : expéditeur {sender} refusé ({code} {resp.decode(errors='replace')})")
-            code, resp = smtp.rcpt(recipient)
-            if code not in (250, 251):
-                self._reset(code)
-                text = f"{code} {resp.decode(errors='replace')}"
-                if 400 <= code < 500:
-                    raise TransientError(f"{recipient} : différé par le serveur ({text})", connection=code == 421)
-                raise PermanentError(f"{recipient} : refusé par le serveur ({text})")
-            smtp.putcmd("data")
-            code, resp = smtp.getreply()
-            if code != 354:
-                self._reset(code)
-                text = f"{code} {resp.decode(errors='replace')}"
-                if 400 <= code < 500:
-                    raise TransientError(f"{recipient} : DATA différé ({text})", connection=code == 421)
-                raise PermanentError(f"{recipient} : DATA refusé ({text})")
-            smtp.send(message.smtp_data + b".\r\n")
+            mail_from, rcpt_to = f"MAIL FROM:{_path(sender)}", f"RCPT TO:{_path(recipient)}"
+            if self._pipelined:  # RFC 2920: one write, then the three replies in order
+                smtp.send(f"{mail_from}\r\n{rcpt_to}\r\nDATA\r\n")
+                mail, rcpt, data = smtp.getreply(), smtp.getreply(), smtp.getreply()
+            else:
+                mail, rcpt, data = smtp.docmd(mail_from), None, None
+                if mail[0] == 250:
+                    rcpt = smtp.docmd(rcpt_to)
+                    if rcpt[0] in (250, 251):
+                        data = smtp.docmd("DATA")
+            if mail[0] != 250 or rcpt[0] not in (250, 251) or data[0] != 354:
+                if data is not None and data[0] == 354:  # DATA opened after a refusal: close it empty
+                    smtp.send(b".\r\n")
+                    smtp.getreply()
+                self._refused(sender, recipient, mail, rcpt, data)
+            smtp.send(message.smtp_data)  # dot-stuffed, with its <CRLF>.<CRLF>
         except (smtplib.SMTPServerDisconnected, OSError) as exc:
             self._drop()
-            raise TransientError(f"{where} : connexion perdue ({exc})", connection=True) from exc
+            raise TransientError(f"{self.describe()} : connexion perdue ({exc})", connection=True) from exc
         # The data is out: from here a lost connection leaves the recipient in doubt.
         try:
             code, resp = smtp.getreply()
@@ -265,6 +275,24 @@ class SMTPMessenger:
         if 400 <= code < 500:
             raise TransientError(f"{recipient} : message différé ({text})", connection=code == 421)
         raise PermanentError(f"{recipient} : message refusé ({text})")
+
+    def _refused(self, sender: str, recipient: str, mail, rcpt, data) -> None:
+        """Raise for the first refused step of MAIL, RCPT, DATA (the server holds nothing)."""
+        where = self.describe()
+        for (code, resp), ok, step in ((mail, (250,), "mail"), (rcpt, (250, 251), "rcpt"), (data, (354,), "data")):
+            if code in ok:
+                continue
+            self._reset(code)
+            text = f"{code} {resp.decode(errors='replace')}"
+            if step == "mail":
+                if 400 <= code < 500:
+                    raise TransientError(f"{where} : expéditeur différé ({text})", connection=code == 421)
+                raise FatalError(f"{where} : expéditeur {sender} refusé ({text})")
+            if 400 <= code < 500:
+                label = "différé par le serveur" if step == "rcpt" else "DATA différé"
+                raise TransientError(f"{recipient} : {label} ({text})", connection=code == 421)
+            label = "refusé par le serveur" if step == "rcpt" else "DATA refusé"
+            raise PermanentError(f"{recipient} : {label} ({text})")
 
     def _reset(self, code: int) -> None:
         if code == 421:
