@@ -26,6 +26,8 @@ class Settings:
     failure_threshold: int
     archive: Path
     unsubscribe_url: str | None
+    web_url: str | None = None  # public address of the review app (https: secure cookies)
+    secret_key: str | None = None  # signs sessions and CSRF tokens (default: generated, kept in the database)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> "Settings":
@@ -57,4 +59,6 @@ class Settings:
             failure_threshold=failure_threshold,
             archive=Path(env.get("NEWSLETTER_ARCHIVE") or "archive"),
             unsubscribe_url=env.get("NEWSLETTER_UNSUBSCRIBE_URL") or None,
+            web_url=env.get("NEWSLETTER_WEB_URL") or None,
+            secret_key=env.get("NEWSLETTER_SECRET_KEY") or None,
         )

@@ -376,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
 # Command groups that live in their own module under newsletter/cli/: each
 # module has ``register(subparsers)`` adding its commands (one line each here).
 COMMAND_MODULES: tuple[str, ...] = (
+    "newsletter.cli.serve",
+    "newsletter.cli.users",
 )
 
 
