@@ -172,6 +172,17 @@ class RequireLogin:
         await self.app(scope, receive, send)
 
 
+def iter_routes(routes: list[Any], prefix: str = ""):
+    """Every endpoint route of an app or router as (path, methods), routers included (tests enumerate them)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)  # FastAPI >= 0.150 keeps included routers lazily
+        if included is not None:
+            context = getattr(route, "include_context", None)
+            yield from iter_routes(list(included.routes), prefix + (getattr(context, "prefix", "") or ""))
+        elif getattr(route, "methods", None) is not None and hasattr(route, "path"):
+            yield prefix + route.path, set(route.methods)
+
+
 class _Everywhere:
     """asgi-csrf's ``always_protect``: every path, even for a request without cookies."""
 
