@@ -492,3 +492,24 @@ def test_a_removed_account_is_logged_out(app, ctx):
     assert client.get("/").status_code == 200
     auth.remove_user(store, "bob")
     assert client.get(f"/drafts/{draft.id}", follow_redirects=False).status_code == 303
+
+
+# -- the editorial: paragraphs and links, nothing else ------------------------------------------
+
+
+def test_editorial_links_become_links_and_everything_else_is_escaped():
+    from newsletter.render.newsletter import _paragraphs
+
+    paras = _paragraphs("A & B : voir https://www.irev.fr/agenda.\n\n[Le programme](https://irev.fr/p?a=1&b=2) ici")
+    assert str(paras[0]["html"]) == 'A &amp; B : voir <a href="https://www.irev.fr/agenda">https://www.irev.fr/agenda</a>.'
+    assert paras[0]["text"] == "A & B : voir https://www.irev.fr/agenda."
+    assert str(paras[1]["html"]) == '<a href="https://irev.fr/p?a=1&amp;b=2">Le programme</a> ici'
+    assert paras[1]["text"] == "Le programme (https://irev.fr/p?a=1&b=2) ici"
+
+
+def test_the_command_line_refuses_an_editorial_with_html_too(ctx, capsys):
+    settings, store, draft = ctx
+    before = snapshot(settings, store, draft.id)
+    assert main(["outbox", "edit", draft.id, "--editorial", "<b onclick=x>Bonjour</b>"]) == 2
+    assert "code HTML" in capsys.readouterr().err
+    assert snapshot(settings, store, draft.id) == before
