@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from starlette.requests import Request
 
 from newsletter.cli import main
 from newsletter.outbox import drafts as outbox
@@ -513,3 +514,35 @@ def test_the_command_line_refuses_an_editorial_with_html_too(ctx, capsys):
     assert main(["outbox", "edit", draft.id, "--editorial", "<b onclick=x>Bonjour</b>"]) == 2
     assert "code HTML" in capsys.readouterr().err
     assert snapshot(settings, store, draft.id) == before
+
+
+def test_the_public_unsubscribe_routes_need_no_login_and_no_csrf_token(ctx, monkeypatch):
+    """The delivery issue's router (newsletter.web.unsubscribe) is open: a mail client POSTs one-click."""
+    from fastapi import APIRouter
+    from starlette.responses import PlainTextResponse
+
+    from newsletter.web import app as web_app
+
+    settings, store, draft = ctx
+    router = APIRouter()
+    seen = {}
+
+    @router.get("/desabonnement/{token}")
+    async def page(token: str, request: Request):
+        seen["state"] = (request.app.state.settings, request.app.state.store)
+        return PlainTextResponse("page publique")
+
+    @router.post("/desabonnement/{token}")
+    async def one_click(token: str):
+        return PlainTextResponse("désinscrit")
+
+    monkeypatch.setattr(web_app, "_unsubscribe_router", lambda: router)
+    app = create_app(settings, store)
+    client = TestClient(app)
+    assert client.get("/desabonnement/abc").text == "page publique"
+    assert seen["state"] == (settings, store)
+    response = client.post("/desabonnement/abc", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200 and response.text == "désinscrit"
+    # the rest stays closed
+    assert client.get(f"/drafts/{draft.id}", follow_redirects=False).status_code == 303
+    assert client.post(f"/drafts/{draft.id}/approve", data={"comment": "x"}).status_code == 403

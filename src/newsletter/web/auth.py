@@ -97,7 +97,9 @@ def add_user(store: Store, name: str, password: str | None, email: str | None = 
                 insert(users).values(name=name, email=email, password_hash=password_hash, created_at=utcnow())
             )
     except IntegrityError:
-        raise AccountError(f"le compte « {name} » existe déjà") from None
+        raise AccountError(
+            f"le compte « {name} » existe déjà (pour le refaire : newsletter users remove {name}, puis add)"
+        ) from None
     return User(name=name, email=email, has_password=password_hash is not None)
 
 

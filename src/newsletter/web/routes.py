@@ -533,7 +533,11 @@ async def approve(request: Request, draft_id: str):
         hint = " Pour valider malgré tout, indiquez la raison de la dérogation." if report and not override else ""
         return await _draft_page(request, draft_id, 409, error=str(exc) + hint, error_details=details[:30],
                                  refill=refill, checks=report or views.last_checks(store, draft))
-    run_id = await run_in_threadpool(lambda: after_approval(settings, store, approved, actor=user.name))
+    try:
+        run_id = await run_in_threadpool(lambda: after_approval(settings, store, approved, actor=user.name))
+    except UserError as exc:  # approved all the same: say what did not start
+        flash(request, "error", f"Lettre validée, mais l'envoi n'a pas pu être lancé : {exc}")
+        return _redirect(draft_id, "validation")
     if run_id:
         flash(request, "success", f"Lettre validée. Envoi lancé (exécution Prefect {run_id}).")
     else:
