@@ -546,3 +546,16 @@ def test_the_public_unsubscribe_routes_need_no_login_and_no_csrf_token(ctx, monk
     # the rest stays closed
     assert client.get(f"/drafts/{draft.id}", follow_redirects=False).status_code == 303
     assert client.post(f"/drafts/{draft.id}/approve", data={"comment": "x"}).status_code == 403
+
+
+def test_serve_on_loopback_makes_a_link_only_account_for_the_local_user(ctx, monkeypatch):
+    from newsletter.cli import serve
+
+    _, store, _ = ctx
+    monkeypatch.setattr("newsletter.cli._default_actor", lambda: "officier-local")
+    url, name, created = serve.local_login_url(store, "127.0.0.1", 8123)
+    assert (name, created) == ("officier-local", True) and url.startswith("http://127.0.0.1:8123/login/link?token=")
+    account = auth.get_user(store, "officier-local")
+    assert account is not None and not account.has_password
+    assert auth.authenticate(store, "officier-local", "", "test") is None  # no password login for it
+    assert serve.is_loopback("127.0.0.1") and serve.is_loopback("::1") and not serve.is_loopback("0.0.0.0")
