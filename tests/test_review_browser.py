@@ -275,6 +275,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         assert proof["Subject"].startswith("[BAT] ") and proof["To"] == "camille@irev.example"
         assert "BAT envoyé" in page.locator("#historique").inner_text()
 
+        _shot(page.locator("#validation"), "validation-1280.png", doc=True)
+
         # -- approve (with a reason if a pre-send check fails here: no internet for the links)
         page.get_by_label("Commentaire (facultatif)").fill("Relu, merci !")
         page.get_by_role("button", name="Valider la lettre").click()
@@ -292,7 +294,7 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         assert "Lettre validée" in page.locator(".notice-success").first.inner_text()
         history = page.locator("#historique").inner_text()
         assert "camille" in history and "Relu, merci !" in history
-        _shot(page.locator("#validation"), "validation-1280.png", doc=True)
+        _shot(page.locator("#validation"), "validee-1280.png")
 
         # -- readable at 768 px and at 375 px
         for width in (768, 375):

@@ -67,6 +67,7 @@ def make_templates() -> Jinja2Templates:
     )
     env.filters["when"] = views.format_when
     env.globals["status_label"] = views.status_label
+    env.filters["event_note"] = views.event_note
     return Jinja2Templates(env=env)
 
 

@@ -30,6 +30,14 @@ def status_label(status: str) -> str:
     return STATUS_LABELS_FR.get(status, status)
 
 
+# Notes the pipeline writes in English in the draft's history, as the officer reads them.
+EVENT_NOTES_FR = {"created": "brouillon préparé par la collecte"}
+
+
+def event_note(note: str | None) -> str:
+    return EVENT_NOTES_FR.get(note or "", note or "")
+
+
 def format_when(value: Any) -> str:
     """A stored time as the officer reads it: « 23 nov. 2026 à 14:05 » (Paris time)."""
     if value in (None, ""):
