@@ -17,15 +17,15 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 SECTIONS = ["Édito", "À la une", "Agenda", "Actualités", "Ressources", "Revue de presse"]
 
-pytestmark = [
-    pytest.mark.browser,
-    pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not installed at /usr/bin/chromium"),
-]
+pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    # A browser test that cannot run fails: it never skips.
+    assert CHROMIUM.exists(), f"Chromium is required for the browser tests and is not at {CHROMIUM}: apt-get install chromium"
+    from playwright import sync_api
+
     with sync_api.sync_playwright() as pw:
         chromium = pw.chromium.launch(
             executable_path=str(CHROMIUM),

@@ -613,6 +613,10 @@ def rerender_draft(
 ):
     """The command line's edit: editorial, featured items (URLs, in order), undone merges (absorbed URLs)."""
     from newsletter.outbox.drafts import OutboxError
+    from newsletter.outbox.edits import validate_editorial
+
+    if editorial is not None:
+        editorial = validate_editorial(editorial)
 
     def change(edits) -> None:
         if editorial is not None:

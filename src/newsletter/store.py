@@ -373,6 +373,19 @@ class Store:
             for r in rows
         ]
 
+    def add_draft_event(self, draft_id: str, *, actor: str, note: str) -> None:
+        """Record something done to a draft that does not change its status (a proof sent…)."""
+        now = utcnow()
+        with self.engine.begin() as conn:
+            status = conn.execute(select(drafts.c.status).where(drafts.c.id == draft_id)).scalar()
+            if status is None:
+                raise StoreError(f"brouillon {draft_id!r} inconnu")
+            conn.execute(
+                insert(draft_events).values(
+                    draft_id=draft_id, from_status=status, to_status=status, at=now, actor=actor, note=note
+                )
+            )
+
     # -- history of sent items ----------------------------------------------
 
     def record_sent(self, draft_id: str, items: Iterable[Any], sent_at: datetime | None = None) -> int:
@@ -600,3 +613,46 @@ def release_lease(store: Store, name: str, holder: str) -> bool:
     with store.engine.begin() as conn:
         res = conn.execute(delete(leases).where(leases.c.name == name, leases.c.holder == holder))
     return res.rowcount == 1
+
+
+# -- web tables --
+
+# The review web app's accounts (newsletter.web.auth): one row per editor,
+# password hashed with argon2id (NULL: the account logs in by one-time link only).
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("email", String(320)),
+    Column("password_hash", Text),
+    Column("created_at", DateTime(timezone=True), nullable=False),
+)
+
+# One-time login links printed by `newsletter serve` on 127.0.0.1 (SHA-256 of the token).
+login_tokens = Table(
+    "login_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_name", String(64), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("used_at", DateTime(timezone=True)),
+)
+
+# Failed logins per (user name, client address): growing lockout window.
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("user_name", String(64), primary_key=True),
+    Column("client", String(64), primary_key=True),
+    Column("failures", Integer, nullable=False, default=0),
+    Column("last_at", DateTime(timezone=True), nullable=False),
+    Column("locked_until", DateTime(timezone=True)),
+)
+
+# Secrets the web app generates once and keeps (the session signing key).
+web_secrets = Table(
+    "web_secrets",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -506,6 +506,8 @@ def build_parser() -> argparse.ArgumentParser:
 COMMAND_MODULES: tuple[str, ...] = (
     "newsletter.cli.subscribers",
     "newsletter.cli.home",
+    "newsletter.cli.serve",
+    "newsletter.cli.users",
 )
 
 

@@ -328,7 +328,7 @@ class LinkChecker:
         # maybe not the link's own host).
         request = getattr(exc, "request", None)
         failed_url = getattr(request, "url", None) or url
-        host = (urlsplit(failed_url).hostname or "").lower()
+        host = _server_key(failed_url)
         if host:
             dead.setdefault(host, error)
         if failed_url != url:
@@ -352,7 +352,7 @@ class LinkChecker:
             return self._hosts[host]
 
     def _check_one(self, url: str, dead: dict[str, str]) -> LinkStatus:
-        host = (urlsplit(url).hostname or "").lower()
+        host = _server_key(url)
         with self._host_slot(url):
             if host in dead:
                 return LinkStatus(url, ok=False, error=dead[host])
@@ -381,6 +381,17 @@ class LinkChecker:
                 return LinkStatus(url, ok=False, error=f"injoignable ({type(exc).__name__})")
         final = resp.url if resp.url != url else None
         return LinkStatus(url, ok=resp.status_code < 400, status=resp.status_code, final_url=final)
+
+
+def _server_key(url: str) -> str:
+    """The server a link reaches: host and port (two servers on one host are not one dead server)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        port = 0
+    return f"{host}:{port}" if host else ""
 
 
 # ---------------------------------------------------------------- reading the draft

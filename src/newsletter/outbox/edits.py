@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Callable, Iterable
@@ -39,6 +40,71 @@ SECTION_LABELS_FR = {
     PRESS: "Revue de presse",
 }
 MAX_EDITORIAL = 5000  # characters
+
+
+class EditRefused(OutboxError):
+    """An edit the officer made cannot be accepted as it is (the message says why, in French)."""
+
+
+# What an editorial may not contain: it is text with links, never markup.
+_HTML_TAG = re.compile(r"</?[a-zA-Z!?][^>]*>?")
+_EVENT_HANDLER = re.compile(r"\bon[a-z]{3,}\s*=", re.IGNORECASE)
+_BAD_SCHEME = re.compile(r"\b(?:javascript|vbscript|data|file)\s*:", re.IGNORECASE)
+_MD_LINK = re.compile(r"\[[^\[\]\n]+\]\((?P<target>[^)\s]*)\)")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+MAX_SOCIAL_TEXT = 5000  # characters (LinkedIn allows 3,000: room to see it is too long)
+
+
+def validate_editorial(text: str | None) -> str:
+    """The editorial as it will be stored, or :class:`EditRefused` saying in French what is wrong.
+
+    Paragraphs (separated by a blank line) and links only: ``[texte](https://…)``
+    or a bare ``https://…`` address. HTML tags, event handlers, and
+    ``javascript:``/``data:`` addresses are refused, never silently cleaned:
+    the officer sees exactly what will be sent.
+    """
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n")
+    if len(text) > MAX_EDITORIAL:
+        raise EditRefused(
+            f"L'éditorial est trop long : {len(text)} caractères pour {MAX_EDITORIAL} au plus. Raccourcissez-le."
+        )
+    tag = _HTML_TAG.search(text)
+    if tag:
+        raise EditRefused(
+            f"L'éditorial ne peut pas contenir de code HTML (« {tag.group(0)[:40]} ») : écrivez du texte,"
+            " séparez les paragraphes par une ligne vide et écrivez les liens ainsi : [texte du lien](https://…)."
+        )
+    handler = _EVENT_HANDLER.search(text)
+    if handler:
+        raise EditRefused(
+            f"L'éditorial contient « {handler.group(0)} », qui ressemble à du code : retirez-le."
+        )
+    scheme = _BAD_SCHEME.search(text)
+    if scheme:
+        raise EditRefused(
+            f"L'éditorial contient une adresse « {scheme.group(0)} » : seuls les liens https://, http://"
+            " et mailto: sont acceptés."
+        )
+    for link in _MD_LINK.finditer(text):
+        if not link.group("target").startswith(("https://", "http://", "mailto:")):
+            raise EditRefused(
+                f"Le lien « {link.group(0)[:80]} » n'a pas d'adresse valable : écrivez [texte](https://…)."
+            )
+    if _CONTROL.search(text):
+        raise EditRefused("L'éditorial contient des caractères invisibles non autorisés : retapez-le.")
+    return text.strip()
+
+
+def validate_social_text(text: str | None) -> str:
+    """A social post's text as stored, or :class:`EditRefused` (empty, far too long, control characters)."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    if not text:
+        raise EditRefused("Le texte du post est vide.")
+    if len(text) > MAX_SOCIAL_TEXT:
+        raise EditRefused(f"Le texte du post est trop long : {len(text)} caractères pour {MAX_SOCIAL_TEXT} au plus.")
+    if _CONTROL.search(text):
+        raise EditRefused("Le texte du post contient des caractères invisibles non autorisés.")
+    return text
 
 
 class StaleEdit(OutboxError):

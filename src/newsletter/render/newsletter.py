@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import css_inline
 import jinja2
+import markupsafe
 import mjml
 
 from newsletter.render.branding import Branding
@@ -261,10 +262,53 @@ def _month_key(issue: Issue) -> str:
     return f"{issue.month:%Y-%m}"
 
 
-def _paragraphs(text: str | None) -> list[str]:
+# The editorial's links: markdown-style ``[texte](https://…)`` and bare http(s) URLs.
+_EDITORIAL_LINK = re.compile(
+    r"\[(?P<label>[^\[\]\n]+)\]\((?P<target>(?:https?://|mailto:)[^\s()<>]+)\)"
+    r"|(?P<bare>https?://[^\s<>\"'()\[\]]+)"
+)
+_TRAILING_PUNCT = ".,;:!?»"
+
+
+def _paragraphs(text: str | None, track: Any = None) -> list[dict[str, Any]]:
+    """The editorial as paragraphs, each ``{"html": Markup, "text": str}``.
+
+    Everything is escaped; only the links become markup (``[texte](url)`` and
+    bare http(s) URLs, see ``outbox.edits.validate_editorial``). The plain-text
+    part shows a link as ``texte (url)``.
+    """
     if not text:
         return []
-    return [clean_text(p) for p in re.split(r"\n\s*\n", text) if clean_text(p)]
+    track = track or (lambda url: url)
+    out = []
+    for raw in re.split(r"\n\s*\n", text):
+        para = clean_text(raw)
+        if not para:
+            continue
+        html_parts: list[str] = []
+        text_parts: list[str] = []
+        last = 0
+        for match in _EDITORIAL_LINK.finditer(para):
+            start, end = match.span()
+            if match.group("bare"):
+                url = match.group("bare")
+                stripped = url.rstrip(_TRAILING_PUNCT)
+                end -= len(url) - len(stripped)
+                url = label = stripped
+                shown = url
+            else:
+                url, label = match.group("target"), match.group("label").strip()
+                shown = f"{label} ({url})"
+            html_parts.append(str(markupsafe.escape(para[last:start])))
+            html_parts.append(
+                f'<a href="{markupsafe.escape(track(url))}">{markupsafe.escape(label)}</a>'
+            )
+            text_parts.append(para[last:start] + shown)
+            last = end
+        html_parts.append(str(markupsafe.escape(para[last:])))
+        text_parts.append(para[last:])
+        out.append({"html": markupsafe.Markup("".join(html_parts)), "text": "".join(text_parts)})
+    return out
 
 
 def _places_label(item: Item) -> str:
@@ -369,7 +413,7 @@ def _context(
         "month_key": month_key,
         "month_label": month_label,
         "month_label_cap": month_label[:1].upper() + month_label[1:],
-        "editorial": [] if "editorial" in omit else _paragraphs(issue.editorial),
+        "editorial": [] if "editorial" in omit else _paragraphs(issue.editorial, view.track),
         "featured": [] if "featured" in omit else featured,
         "agenda": [] if "agenda" in omit else agenda,
         "news": [] if "news" in omit else news,

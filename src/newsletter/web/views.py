@@ -1,0 +1,280 @@
+"""What the review pages show, read from a draft: plain dicts for the templates (no web framework here)."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+from datetime import datetime
+from typing import Any
+
+from babel.dates import format_datetime
+
+from newsletter.normalize import PARIS
+from newsletter.outbox.drafts import STATUS_LABELS_FR, Draft
+from newsletter.outbox.edits import (
+    FEATURED,
+    DraftEdits,
+    removed_items,
+    section_items,
+    section_label,
+    social_key,
+)
+
+CHECKS_MODULE = "newsletter.outbox.checks"
+PLATFORM_LABELS = {"x": "X (Twitter)", "bluesky": "Bluesky", "mastodon": "Mastodon", "linkedin": "LinkedIn"}
+KIND_LABELS = {"article": "Actualité", "event": "Événement", "resource": "Ressource", "press": "Presse"}
+
+
+def status_label(status: str) -> str:
+    return STATUS_LABELS_FR.get(status, status)
+
+
+# Notes the pipeline writes in English in the draft's history, as the officer reads them.
+EVENT_NOTES_FR = {"created": "brouillon préparé par la collecte"}
+
+
+def event_note(note: str | None) -> str:
+    return EVENT_NOTES_FR.get(note or "", note or "")
+
+
+def format_when(value: Any) -> str:
+    """A stored time as the officer reads it: « 23 nov. 2026 à 14:05 » (Paris time)."""
+    if value in (None, ""):
+        return ""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    if value.tzinfo is None:
+        from datetime import timezone
+
+        value = value.replace(tzinfo=timezone.utc)
+    return format_datetime(value.astimezone(PARIS), "d MMM y 'à' HH:mm", locale="fr_FR")
+
+
+def checks_module():
+    if importlib.util.find_spec(CHECKS_MODULE) is None:
+        return None
+    return importlib.import_module(CHECKS_MODULE)
+
+
+def _report_view(report: Any, checked_at: Any = None) -> dict[str, Any] | None:
+    """A checks report (ChecksReport or its dict) as {ok, checked_at, results: [...]}."""
+    if report is None:
+        return None
+    if hasattr(report, "to_dict"):
+        report = report.to_dict()
+    if not isinstance(report, dict):
+        return None
+    results = []
+    for r in report.get("results") or []:
+        if hasattr(r, "to_dict"):
+            r = r.to_dict()
+        results.append(
+            {
+                "name": r.get("name", ""),
+                "ok": bool(r.get("ok")),
+                "label": r.get("label") or r.get("name", ""),
+                "details": list(r.get("details") or []),
+                "skipped_reason": r.get("skipped_reason"),
+            }
+        )
+    ok = report.get("ok")
+    if ok is None:
+        ok = all(r["ok"] for r in results)
+    return {"ok": bool(ok), "checked_at": report.get("checked_at") or checked_at, "results": results,
+            "failed": [r for r in results if not r["ok"]]}
+
+
+def last_checks(store: Any, draft: Draft) -> dict[str, Any] | None:
+    """The last pre-send checks of a draft: the checks module's record, else the manifest's ``checks``."""
+    module = checks_module()
+    if module is not None and hasattr(module, "last_checks"):
+        try:
+            found = module.last_checks(store, draft.id)
+        except Exception:  # a database without the checks table yet: fall back on the manifest
+            found = None
+        if found:
+            report = found[1] if isinstance(found, tuple) else found
+            return _report_view(report)
+    return _report_view(draft.manifest.get("checks"))
+
+
+def report_view(report: Any) -> dict[str, Any] | None:
+    return _report_view(report)
+
+
+def _item_view(item: Any, labels: dict[str, str], featured_urls: set[str]) -> dict[str, Any]:
+    return {
+        "url": item.url,
+        "title": item.title or item.url,
+        "kind": item.kind,
+        "kind_label": KIND_LABELS.get(item.kind, item.kind),
+        "category": item.category or "",
+        "category_label": labels.get(item.category or "", item.category or "—"),
+        "category_by_officer": (item.extra or {}).get("category_by") == "officer",
+        "source": item.source or "",
+        "outlet": item.outlet or "",
+        "featured": item.url in featured_urls,
+        "when": item.start or item.published,
+    }
+
+
+def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxonomy: Any) -> dict[str, Any]:
+    """Everything the draft page shows."""
+    issue = draft.issue()
+    labels = dict(getattr(taxonomy, "labels", lambda: {})())
+    if issue is not None:
+        labels.update(issue.category_labels or {})
+    featured_urls = {i.url for i in issue.featured} if issue else set()
+    sections = []
+    if issue is not None:
+        for name, items in section_items(issue).items():
+            views = [_item_view(i, labels, featured_urls) for i in items]
+            for n, v in enumerate(views):
+                v["first"], v["last"] = n == 0, n == len(views) - 1
+            sections.append({"name": name, "label": section_label(name) if not name.startswith("news:")
+                             else "Actualités – " + labels.get(name[5:], name[5:]), "entries": views,
+                             "anchor": "rubrique-" + name.replace(":", "-")})
+    removed = [_item_view(i, labels, set()) for i in removed_items(curated, edits)] if curated else []
+    merged = []
+    for entry in (draft.manifest.get("curation") or {}).get("merged") or []:
+        merged.append(
+            {
+                "absorbed_url": entry.get("absorbed_url", ""),
+                "absorbed_title": entry.get("absorbed_title", ""),
+                "absorbed_source": entry.get("absorbed_source") or entry.get("absorbed_outlet") or "",
+                "kept_title": entry.get("kept_title", ""),
+                "kept_url": entry.get("kept_url", ""),
+                "reason": entry.get("explanation") or entry.get("reason", ""),
+                "similarity": entry.get("similarity"),
+                "undone": bool(entry.get("undone")),
+                "can_undo": "absorbed_item" in entry and not entry.get("undone"),
+            }
+        )
+    posts = social_posts(draft)
+    announcements = [p for p in posts if p["kind"] == "announcement"]
+    by_item: dict[str, dict[str, Any]] = {}
+    for p in posts:
+        if p["kind"] == "announcement":
+            continue
+        group = by_item.setdefault(p["item_url"] or p["url"], {"title": p["title"], "posts": [], "problem": False})
+        group["posts"].append(p)
+        group["problem"] = group["problem"] or not p["fits"]
+    text_path = draft.file("newsletter.txt")
+    events = list(reversed(store.draft_events(draft.id)))
+    return {
+        "draft": draft,
+        "manifest": draft.manifest,
+        "status": draft.status,
+        "subject": draft.manifest.get("subject", ""),
+        "version": edits.version,
+        "editorial": edits.editorial if edits.editorial is not None else (issue.editorial if issue else "") or "",
+        "sections": sections,
+        "removed": removed,
+        "merged": merged,
+        "categories": [{"slug": s, "label": labels.get(s, s)} for s in getattr(taxonomy, "slugs", [])],
+        "announcements": announcements,
+        "item_posts": list(by_item.values()),
+        "posts_over_limit": [p for p in posts if not p["fits"]],
+        "text": text_path.read_text(encoding="utf-8") if text_path.exists() else "",
+        "events": events,
+        "checks": last_checks(store, draft),
+        "checks_available": checks_module() is not None,
+        "counts": draft.manifest.get("counts") or {},
+        "failed_sources": (draft.manifest.get("sources") or {}).get("failed") or [],
+        "warnings": (draft.manifest.get("render") or {}).get("warnings") or [],
+        "delivery": _delivery(store, draft),
+    }
+
+
+def _delivery(store: Any, draft: Draft) -> dict[str, int] | None:
+    """The send log's counts of a draft being or having been sent (None before any send)."""
+    from newsletter.deliver.engine import delivery_counts
+
+    if draft.status not in ("sending", "sent", "failed"):
+        return None
+    counts = delivery_counts(store, draft.id)
+    return counts if counts.get("total") else None
+
+
+def social_posts(draft: Draft) -> list[dict[str, Any]]:
+    """The draft's social posts with their key, counted again as each platform counts (authoritative)."""
+    from newsletter.render.social import LIMITS, platform_length
+
+    path = draft.file("social.json")
+    if not path.exists():
+        return []
+    out = []
+    for post in json.loads(path.read_text(encoding="utf-8")):
+        platform = post.get("platform", "")
+        text = post.get("text", "")
+        length = platform_length(text, platform) if platform in LIMITS else len(text)
+        limit = LIMITS.get(platform, 0)
+        out.append(
+            {
+                "key": social_key(post),
+                "platform": platform,
+                "platform_label": PLATFORM_LABELS.get(platform, platform),
+                "kind": post.get("kind", ""),
+                "title": post.get("title") or "",
+                "text": text,
+                "url": post.get("url") or "",
+                "item_url": post.get("item_url"),
+                "length": length,
+                "limit": limit,
+                "fits": not limit or length <= limit,
+                "edited": bool(post.get("edited")),
+            }
+        )
+    return out
+
+
+def list_view(drafts: list[Draft], store: Any) -> list[dict[str, Any]]:
+    out = []
+    for d in drafts:
+        events = store.draft_events(d.id)
+        last = events[-1] if events else None
+        out.append(
+            {
+                "id": d.id,
+                "month": d.manifest.get("month", ""),
+                "subject": d.manifest.get("subject", ""),
+                "status": d.status,
+                "counts": d.manifest.get("counts") or {},
+                "failed_sources": (d.manifest.get("sources") or {}).get("failed") or [],
+                "checks": last_checks(store, d),
+                "last": last,
+            }
+        )
+    return out
+
+
+def month_label(month: str) -> str:
+    from datetime import date
+
+    from newsletter.render.frformat import format_month_fr
+
+    try:
+        year, mon = month.split("-")
+        return format_month_fr(date(int(year), int(mon), 1))
+    except (ValueError, AttributeError):
+        return month
+
+
+def featured_urls(draft: Draft) -> list[str]:
+    issue = draft.issue()
+    return [i.url for i in issue.featured] if issue else []
+
+
+def section_urls(draft: Draft, section: str) -> list[str] | None:
+    issue = draft.issue()
+    if issue is None:
+        return None
+    items = section_items(issue).get(section)
+    return None if items is None else [i.url for i in items]
+
+
+__all__ = ["FEATURED", "draft_view", "list_view", "social_posts", "format_when", "status_label"]
