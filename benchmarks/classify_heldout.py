@@ -26,6 +26,16 @@ added vocabulary (keywords marked "vocabulaire courant ajouté"), the model
 from the IREV seed documents and the category descriptions, not from these
 pages. The held-out half was run once, at the end.
 
+Measured (2 shared cores): held-out 0.812 with keywords alone, 0.829 with
+keywords + model at the first run (character n-gram features), 0.838 with the
+final, ten times faster word-prefix features (changed for speed, not for the
+held-out figure: that second run is the only other look at the held-out
+half); tuning half 0.949 / 0.966; labelled set 0.989 / 0.989. The target of
+0.85 on pages the taxonomy was not tuned on is NOT reached, and the gap
+between the halves (0.95 against 0.81 for keywords) is the overfitting the
+issue describes: vocabulary added for the tuning half's misses does not carry
+over. Given the tuning half as corrections, the held-out half scores 0.829.
+
 Printed: accuracy of keywords alone and of keywords + model on both halves
 and on the project's labelled set, the held-out accuracy when the tuning half
 is given as the officer's corrections (what the model learns from a month of
