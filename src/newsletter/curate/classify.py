@@ -175,6 +175,7 @@ class Category:
     hashtags: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)  # keyword -> weight (default 1)
+    examples: list[str] = field(default_factory=list)  # short texts the model learns from (curate/model.py)
 
 
 # French function words of more than two letters: not counted as content in a phrase
@@ -185,8 +186,9 @@ _FUNCTION_WORDS = frozenset(
     ).split()
 )
 
-_SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0}
-_CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths"}
+_SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0,
+                      "model_weight": 0.5, "model_min": 0.5}
+_CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths", "examples"}
 
 
 class Taxonomy:
@@ -345,8 +347,12 @@ class Taxonomy:
         paths = raw.get("paths") or []
         if not isinstance(paths, list) or not all(isinstance(p, str) and p.startswith("/") for p in paths):
             raise TaxonomyError(f"{label}: 'paths' must be a list of URL paths starting with '/'")
+        examples = raw.get("examples") or []
+        if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
+            raise TaxonomyError(f"{label}: 'examples' must be a list of sentences")
         return Category(slug=slug, label=name.strip(), keywords=keywords,
-                        hashtags=[h.strip() for h in hashtags], paths=paths, weights=weights)
+                        hashtags=[h.strip() for h in hashtags], paths=paths, weights=weights,
+                        examples=[e.strip() for e in examples])
 
     # -- scoring ------------------------------------------------------------
     def _hits(self, toks: list[str]) -> set[tuple[str, tuple[str, ...], float]]:
@@ -424,20 +430,37 @@ def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:
     return slug, round(best / (best + 3.0), 3)
 
 
-def classify(items: Iterable[Item], taxonomy: Taxonomy) -> None:
+def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
+             examples: Iterable[tuple[str, str]] | None = None) -> None:
     """Set ``category`` and ``score`` on every item.
 
     A category preset on the item (forced by its source) is kept with score
     1.0 when the taxonomy knows it; an unknown preset slug is replaced and
-    noted in ``item.extra["classify_note"]``.
+    noted in ``item.extra["classify_note"]``. A URL path rule forces its
+    category too. Otherwise the keyword points are blended with a small
+    text model trained on the taxonomy's keywords and ``examples:`` and on
+    ``examples``, the officer's corrections as ``(text, slug)`` pairs (see
+    ``newsletter.curate.model``); ``settings.model_weight: 0`` in the
+    taxonomy turns the model off (keywords only, as :func:`classify_item`).
     """
+    from newsletter.curate import model as text_model  # the model module imports this one
+
+    items = list(items)
+    pending: list[Item] = []
     for item in items:
         if item.category and item.category not in taxonomy:
             item.extra["classify_note"] = (
                 f"catégorie « {item.category} » imposée par la source inconnue de la taxonomie : ignorée"
             )
             item.category = None
-        item.category, item.score = classify_item(item, taxonomy)
+        if item.category or taxonomy.path_category(item.url) or (
+            item.canonical_url and item.canonical_url != item.url and taxonomy.path_category(item.canonical_url)
+        ):
+            item.category, item.score = classify_item(item, taxonomy)
+        else:
+            pending.append(item)
+    if pending:
+        text_model.classify_pending(pending, taxonomy, examples)
 
 
 # --------------------------------------------------------------------------
