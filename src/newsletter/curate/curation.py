@@ -29,7 +29,8 @@ Steps of :func:`curate`:
    nearest event), the most recent ``vie-du-reseau`` article, then the
    highest-scored other article (most recent on ties).
 
-The report (JSON-serialisable) lists every merge (``merged``), every dropped
+The report (JSON-serialisable) lists every merge (``merged``), every likely
+copy kept apart for the officer to confirm or dismiss (``suggested``), every dropped
 item with a French reason (``dropped``), events marked as updated
 (``updated``), warnings and counts.
 """
@@ -285,6 +286,7 @@ def curate(
         "input": len(items),
         "after_dedupe": len(kept),
         "merged": len(result.report),
+        "suggested": len(result.suggestions),
         "dropped": len(dropped),
         "updated": len(updated),
         **issue.counts(),
@@ -292,6 +294,8 @@ def curate(
     }
     report = {
         "merged": result.report,
+        # likely copies kept apart, for the officer to confirm or dismiss (confirm_suggestion / dismiss_suggestion)
+        "suggested": result.suggestions,
         "dropped": dropped,
         "updated": updated,
         "warnings": warnings,
