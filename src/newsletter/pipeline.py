@@ -82,7 +82,9 @@ class RenderOutput:
     files: dict[str, bytes | str] = field(default_factory=dict)
 
 
-def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any]):
+def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any],
+                corrections: list[dict[str, Any]] | None = None):
+    """``corrections``: the officer's category corrections (``Store.corrections()``)."""
     from newsletter.curate.curation import curate
 
     items = [item for result in results for item in result.items]
@@ -93,6 +95,7 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
         month=cfg.month,
         history=history,
         horizon_days=cfg.horizon_days,
+        corrections=corrections or (),
     )
 
 
@@ -364,6 +367,6 @@ def run_monthly(sources_path: str | Path, *, month: date, today: date, settings:
         today=today,
         attention_threshold=settings.failure_threshold,
     )
-    curation = curate_step(results, cfg, store.history())
+    curation = curate_step(results, cfg, store.history(), store.corrections())
     output = render_step(curation.issue, cfg)
     return queue_step(settings, store, cfg, results, curation, output)

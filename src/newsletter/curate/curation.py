@@ -43,7 +43,7 @@ from typing import Any, Iterable, Sequence
 
 from babel.dates import format_date
 
-from newsletter.curate.classify import FALLBACK, Taxonomy, classify
+from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify
 from newsletter.curate.dedupe import dedupe
 from newsletter.urls import strip_tracking
 from newsletter.models import KINDS, Issue, Item
@@ -149,6 +149,7 @@ def curate(
     max_per_section: int | None = None,
     max_age_days: int = 62,
     max_featured: int = 3,
+    corrections: Sequence[dict[str, Any]] = (),
 ) -> Curation:
     """Build the issue for ``month`` prepared on ``today`` (see module doc)."""
     if isinstance(today, datetime):
@@ -180,6 +181,8 @@ def curate(
     for item in kept:
         # Readers get the article's own link, not another campaign's tracking.
         item.url = strip_tracking(item.url)
+    if corrections:  # the officer's earlier category corrections (Store.corrections())
+        apply_corrections(kept, corrections, taxonomy)
     classify(kept, taxonomy)
     for item in kept:
         note = item.extra.get("classify_note")

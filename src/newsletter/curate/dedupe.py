@@ -303,7 +303,7 @@ _KICKER = re.compile(
 )
 # "… | Le Courrier", "… - Le Monde", "… (Ouest-France)"
 _TAIL_PIPE = re.compile(r"\s+[|]\s*[^|]{2,60}$")
-_TAIL_DASH = re.compile(r"\s+[-–—:]\s*((?:le|la|les|l')\s*[^-–—:]{2,50})$", re.IGNORECASE)
+_TAIL_DASH = re.compile(r"\s+[-–—]\s*((?:le|la|les|l')\s*[^-–—:]{2,50})$", re.IGNORECASE)
 _TAIL_PAREN = re.compile(r"\s*\(([^()]{2,50})\)\s*$")
 
 
@@ -320,8 +320,8 @@ def strip_outlet_marks(title: str, outlet: str | None = None) -> str:
     if match and match.start() >= 12:
         text = text[:match.start()]
     match = _TAIL_DASH.search(text)
-    if match and match.start() >= 12 and len(match.group(1).split()) <= 5 and (
-        not folded_outlet or fold(match.group(1)).strip() in (folded_outlet, "")
+    if match and match.start() >= 12 and folded_outlet and len(match.group(1).split()) <= 5 and (
+        fold(match.group(1)).strip() == folded_outlet
         or match.group(1)[:1].isupper() and match.group(1).split()[-1][:1].isupper()
     ):
         text = text[:match.start()]
