@@ -47,6 +47,8 @@ MAX_HASHTAGS = {"linkedin": 4, "x": 2, "mastodon": 3, "bluesky": 2}
 # Longest summary we start from (LinkedIn posts may be longer, they still read better short).
 START_SUMMARY = {"linkedin": 700, "x": 280, "mastodon": 400, "bluesky": 300}
 MIN_TITLE = 30
+# A shortened title keeps at least its first 40 characters (all of it when shorter).
+MIN_TITLE_KEPT = 40
 BUFFER_COLUMNS = ("Text", "Image URL", "Tags", "Posting Time")
 _HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
 
@@ -165,8 +167,17 @@ def _fit(env: jinja2.Environment, name: str, ctx: dict[str, Any], platform: str,
         text = attempt(0, n_tags, None)
         if platform_length(text, platform) <= limit:
             return text
-    lo, hi = 1, grapheme.length(title_full)
-    best = attempt(0, 0, 1)
+    # Then the place line: the city only, then no place; then the places label.
+    for changes in ({"location": _city(ctx.get("location", ""))}, {"location": ""},
+                    {"location": "", "places_label": ""}):
+        ctx = dict(ctx, **changes)
+        text = attempt(0, 0, None)
+        if platform_length(text, platform) <= limit:
+            return text
+    # The title goes last, never below its first MIN_TITLE_KEPT characters.
+    floor = min(grapheme.length(title_full), MIN_TITLE_KEPT + 1)
+    lo, hi = floor, grapheme.length(title_full)
+    best = attempt(0, 0, floor)
     while lo <= hi:
         mid = (lo + hi) // 2
         candidate = attempt(0, 0, mid)
@@ -175,6 +186,14 @@ def _fit(env: jinja2.Environment, name: str, ctx: dict[str, Any], platform: str,
         else:
             hi = mid - 1
     return best
+
+
+def _city(location: str) -> str:
+    """"Salle Jean Moulin, 12 rue des Arts, 59000 Lille" -> "Lille"."""
+    if not location:
+        return ""
+    last = location.rstrip("…").split(",")[-1].strip()
+    return re.sub(r"^\d{5}\s*", "", last) or last
 
 
 # ---------------------------------------------------------------- drafts
@@ -287,7 +306,19 @@ def _posting_time(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+    try:  # ISO 8601 with its offset (a plan's scheduled_at): Buffer reads local "YYYY-MM-DD HH:MM"
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: str) -> str:
+    """A cell a spreadsheet never runs as a formula: one starting with = + - @
+    (or a tab / carriage return) gets a leading apostrophe (OWASP CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def buffer_csv(drafts: list[dict[str, Any]], platform: str | None = None) -> str:
@@ -310,10 +341,10 @@ def buffer_csv(drafts: list[dict[str, Any]], platform: str | None = None) -> str
             raise SocialError(f"draft {draft.get('title') or draft!r} has no 'text'")
         writer.writerow(
             [
-                draft["text"],
-                draft.get("image") or "",
-                ",".join(draft.get("tags") or []),
-                _posting_time(draft.get("posting_time")),
+                _csv_safe(draft["text"]),
+                _csv_safe(draft.get("image") or ""),
+                _csv_safe(",".join(draft.get("tags") or [])),
+                _posting_time(draft.get("posting_time") or draft.get("scheduled_at")),
             ]
         )
     return out.getvalue()
