@@ -80,6 +80,7 @@ class RenderOutput:
     rendered: Any
     social: list[dict[str, Any]]
     files: dict[str, bytes | str] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)  # plan.json: period, rules, left-out candidates
 
 
 def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any],
@@ -100,25 +101,33 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any],
 
 
 def render_step(issue: Issue, cfg: RunConfig) -> RenderOutput:
+    from newsletter.render import plan as posting_plan
     from newsletter.render import social
     from newsletter.outbox.drafts import ISSUE_FILE
     from newsletter.render.newsletter import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
     hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
-    drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None)
+    platforms = tuple(c.platform for c in cfg.branding.posting.channels)
+    drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None,
+                                  platforms=platforms, reminders=True)
+    # The posting plan: social.json holds the planned posts only (each with its scheduled_at);
+    # plan.json the period, the rules and the candidates left out.
+    plan = posting_plan.plan_posts(drafts, cfg.branding.posting, send_date=max(cfg.today, cfg.month))
+    summary = plan.summary(cfg.branding.posting)
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,
         "newsletter.mjml": rendered.mjml,
-        "social.json": json.dumps(drafts, ensure_ascii=False, indent=2) + "\n",
+        "social.json": json.dumps(plan.posts, ensure_ascii=False, indent=2) + "\n",
+        "plan.json": json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
         ISSUE_FILE: json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
     }
-    for platform, csv_text in social.buffer_csvs(drafts).items():
-        files[f"buffer/{platform}.csv"] = csv_text
+    for platform in platforms:
+        files[f"buffer/{platform}.csv"] = social.buffer_csv(plan.posts, platform)
     for name, data in rendered.ics_files().items():
         files[f"ics/{name}"] = data
-    return RenderOutput(rendered=rendered, social=drafts, files=files)
+    return RenderOutput(rendered=rendered, social=plan.posts, files=files, plan=summary)
 
 
 def source_report(results: list[SourceResult]) -> dict[str, Any]:
