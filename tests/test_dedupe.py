@@ -253,3 +253,39 @@ def test_outlet_marks_do_not_count():
     assert strip_outlet_marks("VIDÉO. Lens signe son contrat | Le Courrier") == "Lens signe son contrat"
     assert strip_outlet_marks("Décryptage : la réforme des quartiers prioritaires") == "la réforme des quartiers prioritaires"
     assert strip_outlet_marks("Rénovation à Roubaix - La Voix du Nord", "La Voix du Nord") == "Rénovation à Roubaix"
+
+
+def test_confirmed_suggestion_shows_one_press_item_also_in_the_other_outlet():
+    import json as _json
+    from datetime import date as _date
+
+    from newsletter.curate.dedupe import (SuggestionError, apply_suggestion_edits, confirm_suggestion,
+                                          dismiss_suggestion)
+    from newsletter.models import Issue as _Issue
+    from newsletter.render.branding import load_branding
+    from newsletter.render.newsletter import render_newsletter
+
+    def press(url, outlet, title, suggested=()):
+        return Item(kind="press", title=title, url=url, outlet=outlet, suggested=list(suggested))
+
+    a = press("https://lavoix.example/lens", "La Voix du Nord", "Lens signe son engagement Quartiers 2030",
+              ["https://courrier.example/lens"])
+    b = press("https://courrier.example/lens", "Courrier picard", "Quartiers 2030 : à Lens, la signature",
+              ["https://lavoix.example/lens", "https://autre.example/x"])
+    c = press("https://autre.example/x", "Le Parisien", "Calais signe son contrat", ["https://courrier.example/lens"])
+    issue = _Issue(month=_date(2025, 12, 1), today=_date(2025, 12, 1), press=[a, b, c])
+    answers = {"confirmed": [[a.url, b.url]], "dismissed": []}
+    _json.dumps(answers)
+    (entry,) = apply_suggestion_edits(issue, answers)
+    assert [it.url for it in issue.press] == [a.url, c.url]
+    assert a.outlets == ["Courrier picard"] and b.url in a.merged
+    assert entry["kept_url"] == a.url and "confirmé" in entry["explanation"]
+    assert c.suggested == [a.url] and a.suggested == [c.url]  # the other link now points at the kept item
+    rendered = render_newsletter(issue, load_branding())
+    assert "également dans Courrier picard" in rendered.text
+    assert "également dans Courrier picard" in rendered.html
+    assert rendered.html.count("courrier.example") == 0  # one press item, not two
+    dismiss_suggestion(issue, c.url, a.url)
+    assert a.suggested == [] and c.suggested == []
+    with pytest.raises(SuggestionError, match="n'est pas un élément"):
+        confirm_suggestion(issue, a.url, "https://absent.example/")

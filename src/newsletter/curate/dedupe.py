@@ -48,6 +48,7 @@ from simplemma.strategies.dictionaries import DefaultDictionaryFactory
 from scipy import sparse
 
 from newsletter.curate.classify import fold, read_items_jsonl, stem, write_items_jsonl
+from newsletter.errors import UserError
 from newsletter.models import Item
 from newsletter.normalize import PARIS, aware
 from newsletter.urls import canonical_url
@@ -890,3 +891,70 @@ def dedupe_jsonl(in_stream: IO[str], out_stream: IO[str], err_stream: IO[str]) -
     result = dedupe(items)
     write_items_jsonl(result.kept, out_stream)
     return 0
+
+
+# --------------------------------------------------------------------------
+# The officer's answer to a suggestion (stored in DraftEdits.extra["suggestions"]
+# as {"confirmed": [[url, other_url], ...], "dismissed": [[url, other_url], ...]}).
+
+
+class SuggestionError(UserError):
+    """A suggestion the officer answered is not in the issue (message in French, naming the URLs)."""
+
+
+def _issue_lists(issue: Any) -> list[list[Item]]:
+    return [issue.featured, issue.agenda, *issue.news.values(), issue.resources, issue.press]
+
+
+def _find_item(issue: Any, url: str) -> Item | None:
+    for group in _issue_lists(issue):
+        for item in group:
+            if url in (item.url, item.canonical_url) or url in item.merged:
+                return item
+    return None
+
+
+def confirm_suggestion(issue: Any, url: str, other_url: str) -> dict[str, Any]:
+    """Merge the suggested copy ``other_url`` into ``url``'s item, in place: one press item
+    "également dans" the other's outlet(s). Returns the report entry (as dedupe writes for a merge)."""
+    kept, other = _find_item(issue, url), _find_item(issue, other_url)
+    if kept is None or other is None:
+        missing = url if kept is None else other_url
+        raise SuggestionError(f"« {missing} » n'est pas un élément de ce brouillon")
+    if kept is other:
+        return {"url": other_url, "kept_url": kept.url, "reason": "already merged"}
+    _merge_into(kept, other)
+    for group in _issue_lists(issue):
+        while other in group:
+            group.remove(other)
+    gone = {other.url, *other.merged}
+    kept.suggested = [u for u in kept.suggested + other.suggested if u not in gone and u != kept.url]
+    kept.suggested = list(dict.fromkeys(kept.suggested))
+    for group in _issue_lists(issue):
+        for item in group:
+            if item is not kept and any(u in gone for u in item.suggested):
+                item.suggested = list(dict.fromkeys(kept.url if u in gone else u for u in item.suggested))
+    return {
+        "url": other.url, "kept_url": kept.url, "title": other.title, "kept_title": kept.title,
+        "outlet": other.outlet, "reason": "confirmed by the officer", "similarity": None,
+        "explanation": "même information, confirmé par la chargée de communication",
+        "absorbed_item": other.to_dict(),
+    }
+
+
+def dismiss_suggestion(issue: Any, url: str, other_url: str) -> None:
+    """The two items are different stories: forget the link between them (both stay)."""
+    a, b = _find_item(issue, url), _find_item(issue, other_url)
+    if a is None or b is None:
+        raise SuggestionError(f"« {url if a is None else other_url} » n'est pas un élément de ce brouillon")
+    a.suggested = [u for u in a.suggested if u not in (b.url, *b.merged)]
+    b.suggested = [u for u in b.suggested if u not in (a.url, *a.merged)]
+
+
+def apply_suggestion_edits(issue: Any, answers: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Apply stored answers ``{"confirmed": [[url, other]], "dismissed": [[url, other]]}``;
+    returns the report entries of the confirmed merges."""
+    answers = answers or {}
+    for pair in answers.get("dismissed") or []:
+        dismiss_suggestion(issue, *pair)
+    return [confirm_suggestion(issue, *pair) for pair in answers.get("confirmed") or []]
