@@ -145,18 +145,31 @@ def _hash_words(texts: list[str], *, folded: bool = False) -> tuple[np.ndarray, 
         lengths = np.flatnonzero(alnum & ~after) + 1 - starts
         keep = (lengths >= 2) | (arr[starts] <= 57)  # words of 2+ characters, and single digits
         starts, lengths = starts[keep], lengths[keep]
-        hashes = np.full(len(starts), _FNV_OFFSET, dtype=np.uint64)
+        # FNV-1a character by character, the words ordered longest first so
+        # that the words still going at character k are a prefix (no scatter).
+        by_length = np.argsort(-np.minimum(lengths, _MAX_HASHED_CHARS).astype(np.int8), kind="stable")
+        s_starts, s_lengths = starts[by_length], lengths[by_length]
+        going = np.bincount(np.minimum(s_lengths, _MAX_HASHED_CHARS), minlength=_MAX_HASHED_CHARS + 1)
+        going = len(s_lengths) - np.cumsum(going)  # going[k]: words longer than k characters
+        s_hashes = np.full(len(s_starts), _FNV_OFFSET, dtype=np.uint64)
         with np.errstate(over="ignore"):
-            for k in range(min(int(lengths.max()) if len(lengths) else 0, _MAX_HASHED_CHARS)):
-                live = np.flatnonzero(lengths > k)
-                hashes[live] = (hashes[live] ^ arr[starts[live] + k].astype(np.uint64)) * _FNV_PRIME
-            long = lengths > _MAX_HASHED_CHARS
-            hashes[long] = (hashes[long] ^ lengths[long].astype(np.uint64)) * _FNV_PRIME
-        char_owner = np.repeat(np.arange(len(part)), [len(t) + 1 for t in part])
-        owners = char_owner[starts]
-        keep = ~np.isin(hashes, _STOP_HASHES)
-        hashes, owners = hashes[keep], owners[keep]
-        order = np.lexsort((hashes, owners))
+            for k in range(min(int(s_lengths.max()) if len(s_lengths) else 0, _MAX_HASHED_CHARS)):
+                live = int(going[k])
+                s_hashes[:live] = (s_hashes[:live] ^ arr[s_starts[:live] + k].astype(np.uint64)) * _FNV_PRIME
+            long = s_lengths > _MAX_HASHED_CHARS
+            s_hashes[long] = (s_hashes[long] ^ s_lengths[long].astype(np.uint64)) * _FNV_PRIME
+        hashes = np.empty_like(s_hashes)
+        hashes[by_length] = s_hashes
+        text_ends = np.cumsum(np.fromiter(map(len, part), dtype=np.int64, count=len(part)) + 1)
+        owners = np.searchsorted(text_ends, starts, side="right")
+        if len(_STOP_HASHES):
+            at = np.minimum(np.searchsorted(_STOP_HASHES, hashes), len(_STOP_HASHES) - 1)
+            keep = _STOP_HASHES[at] != hashes
+            hashes, owners = hashes[keep], owners[keep]
+        # sorted by owner, then hash (as np.lexsort, faster: a sort on the
+        # hashes, then a stable radix sort on the small owner numbers)
+        order = np.argsort(hashes)
+        order = order[np.argsort(owners[order].astype(np.int16 if len(part) < 2**15 else np.int64), kind="stable")]
         hashes, owners = hashes[order], owners[order]
         distinct = np.ones(len(hashes), dtype=bool)
         distinct[1:] = (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])
