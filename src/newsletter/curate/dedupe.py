@@ -40,6 +40,7 @@ import math
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from itertools import repeat
 from datetime import datetime
 from typing import IO, Any, Iterable
 
@@ -396,15 +397,46 @@ def lemma(word: str) -> str:
     return got
 
 
+class _LemmaTable(dict):
+    """Lower-case word -> its lemma as :func:`_lemmas` keeps it, or "" (too short, a
+    stop word): filled on first sight, so simplemma runs once per distinct word."""
+
+    def __missing__(self, word: str) -> str:
+        if len(word) < 2 and not word.isdigit():
+            got = ""
+        else:
+            got = lemma(word)
+            if not got or got in _STOP_LEMMAS or not (len(got) > 1 or got.isdigit()):
+                got = ""
+        if len(self) < 500_000:
+            self[word] = got
+        return got
+
+
+_LEMMA_OF = _LemmaTable()
+
+
 def _lemmas(text: str) -> frozenset[str]:
-    out = set()
-    for w in _TOKEN.findall(text.lower()):
-        if len(w) < 2 and not w.isdigit():
-            continue
-        lem = lemma(w)
-        if lem and lem not in _STOP_LEMMAS and (len(lem) > 1 or lem.isdigit()):
-            out.add(lem)
+    out = set(map(_LEMMA_OF.__getitem__, _TOKEN.findall(text.lower())))
+    out.discard("")
     return frozenset(out)
+
+
+class _CommonWords(dict):
+    """Lower-case word -> whether simplemma's French dictionary knows it (cached:
+    a look-up in its compressed dictionary costs ~50 µs)."""
+
+    def __missing__(self, word: str) -> bool:
+        global _FR_LEMMAS
+        if _FR_LEMMAS is None:
+            _FR_LEMMAS = DefaultDictionaryFactory().get_dictionary("fr")
+        got = word in _FR_LEMMAS
+        if len(self) < 500_000:
+            self[word] = got
+        return got
+
+
+_IS_COMMON = _CommonWords()
 
 
 def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
@@ -413,9 +445,6 @@ def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     elsewhere (``known``: "Calais", also a verb form, is named mid-sentence)."""
     if text.isupper():
         return frozenset()  # a title in capitals names nothing by its capitals
-    global _FR_LEMMAS
-    if _FR_LEMMAS is None:
-        _FR_LEMMAS = DefaultDictionaryFactory().get_dictionary("fr")
     out: set[str] = set()
     doubtful: list[tuple[str, str]] = []
     for match in _NAME.finditer(text):
@@ -430,7 +459,7 @@ def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
             lower = raw.lower().replace("’", "'")
             if "'" in lower:
                 lower = lower.split("'", 1)[1]
-            if lower in _FR_LEMMAS:
+            if _IS_COMMON[lower]:
                 doubtful.append((name, lower))
                 continue
         out.add(name)
@@ -481,15 +510,16 @@ SUGGEST_AT = 0.4    # at or above: suggested to the officer as possibly the same
 SAME_OUTLET_MERGE_AT = 0.9  # one outlet rarely publishes a story twice: merged only when nearly identical
 
 
-def _weight(idf: dict[str, float], token: str) -> float:
-    return idf.get(token, 1.0)
+def _wsum(idf: dict[str, float], tokens: frozenset[str]) -> float:
+    """Sum of the tokens' weights (1.0 for a token ``idf`` does not know)."""
+    return sum(map(idf.get, tokens, repeat(1.0)))
 
 
 def _wjaccard(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
     if not a or not b:
         return 0.0
-    common = sum(_weight(idf, t) for t in a & b)
-    union = sum(_weight(idf, t) for t in a | b)
+    common = _wsum(idf, a & b)
+    union = _wsum(idf, a | b)
     return common / union if union else 0.0
 
 
@@ -497,8 +527,8 @@ def _wcontain(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> fl
     """Weighted share of ``a`` found in ``b``."""
     if not a:
         return 0.0
-    total = sum(_weight(idf, t) for t in a)
-    return sum(_weight(idf, t) for t in a & b) / total if total else 0.0
+    total = _wsum(idf, a)
+    return _wsum(idf, a & b) / total if total else 0.0
 
 
 def _conflict(fa: _Features, fb: _Features) -> str | None:
