@@ -240,33 +240,64 @@ def _minhash_signatures(hashes: np.ndarray, lengths: np.ndarray, num_perm: int, 
     return out
 
 
-def _lsh_pairs(signatures: np.ndarray, bands: int, rows: int) -> set[tuple[int, int]]:
-    """Pairs (i, j), i < j, whose signatures agree on all rows of at least one band."""
-    pairs: set[tuple[int, int]] = set()
+def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) -> np.ndarray:
+    """Pairs (i, j), i < j, of owners sharing a key, as an (m, 2) int64 array (maybe with repeats).
+
+    A bucket (the entries of one key) of at most ``_FULL_BUCKET`` entries gives
+    all pairs of its distinct owners; a larger one the pairs of consecutive
+    owners when ``chain_large`` (boilerplate text: linear), else nothing.
+    Vectorised: no Python loop over the buckets.
+    """
+    empty = np.zeros((0, 2), dtype=np.int64)
+    if len(keys) < 2:
+        return empty
+    owners = owners.astype(np.int64)
+    order = np.lexsort((owners, keys))
+    keys, owners = keys[order], owners[order]
+    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
+    bstarts = np.concatenate(([0], change))
+    bsizes = np.diff(np.concatenate((bstarts, [len(keys)])))
+    bucket = np.repeat(np.arange(len(bstarts)), bsizes)
+    size = bsizes[bucket]
+    # one entry per (key, owner)
+    first = np.ones(len(keys), dtype=bool)
+    first[1:] = (keys[1:] != keys[:-1]) | (owners[1:] != owners[:-1])
+    out = []
+    full = first & (size > 1) & (size <= _FULL_BUCKET)
+    if full.any():
+        k, o = bucket[full], owners[full]
+        ends = np.searchsorted(k, k, side="right")  # end of each entry's bucket
+        pos = np.arange(len(k))
+        counts = ends - pos - 1
+        left = np.repeat(pos, counts)
+        offsets = np.arange(len(left)) - np.repeat(np.cumsum(counts) - counts, counts)
+        right = left + 1 + offsets
+        out.append(np.stack((o[left], o[right]), axis=1))
+    if chain_large:
+        large = first & (size > _FULL_BUCKET)
+        if large.any():
+            k, o = bucket[large], owners[large]
+            same = k[1:] == k[:-1]
+            out.append(np.stack((o[:-1][same], o[1:][same]), axis=1))
+    return np.concatenate(out) if out else empty
+
+
+def _lsh_pairs(signatures: np.ndarray, bands: int, rows: int) -> np.ndarray:
+    """Pairs (i, j), i < j, whose signatures agree on all rows of at least one band,
+    as an (m, 2) int64 array (maybe with repeats)."""
     n = signatures.shape[0]
     if n < 2:
-        return pairs
+        return np.zeros((0, 2), dtype=np.int64)
     mult = np.uint64(0x9E3779B97F4A7C15)
+    found = []
     for band in range(bands):
         cols = signatures[:, band * rows:(band + 1) * rows].astype(np.uint64)
         key = np.zeros(n, dtype=np.uint64)
         with np.errstate(over="ignore"):
             for r in range(rows):
                 key = key * mult + cols[:, r]
-        order = np.argsort(key, kind="stable")
-        ordered = key[order]
-        change = np.flatnonzero(ordered[1:] != ordered[:-1]) + 1
-        starts = np.concatenate(([0], change))
-        ends = np.concatenate((change, [n]))
-        for lo, hi in zip(starts[ends - starts > 1].tolist(), ends[ends - starts > 1].tolist()):
-            members = sorted(order[lo:hi].tolist())
-            if len(members) <= _FULL_BUCKET:
-                for x in range(len(members)):
-                    for y in range(x + 1, len(members)):
-                        pairs.add((members[x], members[y]))
-            else:  # a huge bucket (boilerplate text): chain its members, linear
-                pairs.update(zip(members, members[1:]))
-    return pairs
+        found.append(_bucket_pairs(key, np.arange(n), chain_large=True))
+    return np.concatenate(found)
 
 
 def similarity(
@@ -568,7 +599,7 @@ def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tupl
     return min(1.0, score), {"title": title, "cross": cross, "body": body, "names": shared}
 
 
-def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray) -> set[tuple[int, int]]:
+def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
     """Candidate pairs for reworded copies: titles sharing two of their rarest words, or one very rare word.
 
     Outlets reword a story but keep what identifies it: the place, the names,
@@ -578,7 +609,7 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     ``_VERY_RARE`` titles; buckets larger than ``_FULL_BUCKET`` are ignored.
     Vectorised with numpy.
     """
-    pairs: set[tuple[int, int]] = set()
+    pairs = np.zeros((0, 2), dtype=np.int64)
     if len(chosen) < 2:
         return pairs
     mask = np.zeros(len(counts), dtype=bool)
@@ -619,22 +650,10 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     owner_parts.append(o[very])
     keys = np.concatenate(key_parts)
     owns = np.concatenate(owner_parts)
-    order = np.argsort(keys, kind="stable")
-    keys, owns = keys[order], owns[order]
-    change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
-    bstarts = np.concatenate(([0], change))
-    bends = np.concatenate((change, [len(keys)]))
-    size = bends - bstarts
-    good = (size > 1) & (size <= _FULL_BUCKET)
-    for lo, hi in zip(bstarts[good].tolist(), bends[good].tolist()):
-        members = sorted(set(owns[lo:hi].tolist()))
-        for x in range(len(members)):
-            for y in range(x + 1, len(members)):
-                pairs.add((members[x], members[y]))
-    return pairs
+    return _bucket_pairs(keys, owns, chain_large=False)
 
 
-def _worth_scoring(pairs: list[tuple[int, int]], text_hashes: np.ndarray, text_counts: np.ndarray,
+def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.ndarray,
                    title_hashes: np.ndarray, title_counts: np.ndarray) -> list[tuple[int, int]]:
     """Candidates whose rarity-weighted shared words make a copy possible.
 
@@ -643,9 +662,9 @@ def _worth_scoring(pairs: list[tuple[int, int]], text_hashes: np.ndarray, text_c
     Vectorised with scipy sparse matrices (one row of word ids per item), so
     that the slower lemma comparison runs only on pairs that may be copies.
     """
-    if not pairs:
-        return pairs
-    arr = np.array(pairs, dtype=np.int64)
+    if not len(pairs):
+        return []
+    arr = np.asarray(pairs, dtype=np.int64)
 
     def shared_share(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
         _, ids, df = np.unique(hashes, return_inverse=True, return_counts=True)
@@ -661,7 +680,7 @@ def _worth_scoring(pairs: list[tuple[int, int]], text_hashes: np.ndarray, text_c
         return shared / np.maximum(smaller, 1e-9)
 
     keep = (shared_share(title_hashes, title_counts) >= 0.3) | (shared_share(text_hashes, text_counts) >= 0.25)
-    return [pairs[k] for k in np.flatnonzero(keep).tolist()]
+    return [tuple(pair) for pair in arr[keep].tolist()]
 
 
 def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_threshold: float = SUGGEST_AT,
@@ -721,7 +740,7 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
     )
     eligible = np.flatnonzero(text_counts >= 3)
     titled = eligible[title_counts[eligible] > 0]
-    pairs: set[tuple[int, int]] = set()
+    found = []
     for hashes, counts, chosen, (bands, rows), seed in (
         (text_hashes, text_counts, eligible, _TEXT_LSH, 1),
         (title_hashes, title_counts, titled, _TITLE_LSH, 2),
@@ -731,22 +750,26 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
         mask = np.zeros(len(counts), dtype=bool)
         mask[chosen] = True
         signatures = _minhash_signatures(hashes[np.repeat(mask, counts)], counts[chosen], bands * rows, seed)
-        chosen_list = chosen.tolist()
-        for x, y in _lsh_pairs(signatures, bands, rows):
-            pairs.add((chosen_list[x], chosen_list[y]))
-    pairs |= _rare_title_pairs(title_hashes, title_counts, titled)
+        found.append(chosen[_lsh_pairs(signatures, bands, rows)])
+    found.append(_rare_title_pairs(title_hashes, title_counts, titled))
+    m = len(reps)
+    codes = np.unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
+    pair_a, pair_b = codes // m, codes % m  # distinct pairs a < b, in sorted order
 
     # 3. Score the candidates (lemmas weighted by rarity, names, figures),
     # after a vectorised filter: enough words in common to be worth a look.
-    pairs_list = []
-    for a, b in sorted(pairs):
-        x, y = items[reps[a]], items[reps[b]]
-        if x.kind != y.kind:
-            continue
-        ea, eb = dated.get(reps[a], x), dated.get(reps[b], y)
-        if (ea.kind == "event" and eb.kind == "event") and not _same_start(ea, eb):
-            continue
-        pairs_list.append((a, b))
+    # Same kind only; two events only on the same start (checked in Python
+    # on the few pairs of events both dated).
+    kind_codes: dict[str, int] = {}
+    kinds = np.array([kind_codes.setdefault(items[i].kind, len(kind_codes)) for i in reps], dtype=np.int64)
+    group_event = [dated.get(i, items[i]) for i in reps]
+    both_dated = np.array([e.kind == "event" and e.start is not None for e in group_event], dtype=bool)
+    ok = kinds[pair_a] == kinds[pair_b]
+    check = np.flatnonzero(ok & both_dated[pair_a] & both_dated[pair_b])
+    for k, a, b in zip(check.tolist(), pair_a[check].tolist(), pair_b[check].tolist()):
+        if not _same_start(group_event[a], group_event[b]):
+            ok[k] = False
+    pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
     pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts)
     feats: dict[int, _Features] = {}
 
