@@ -500,7 +500,12 @@ def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     return frozenset(out)
 
 
+_ANY_DIGIT = re.compile(r"\d")
+
+
 def _figures(text: str) -> frozenset[str]:
+    if not _ANY_DIGIT.search(text):  # most texts: no figure at all
+        return frozenset()
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
 
 
