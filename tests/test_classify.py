@@ -270,3 +270,34 @@ def test_function_words_do_not_make_a_phrase_heavier():
                 url="https://www.irev.fr/x")
     slug, _ = classify_item(item, taxonomy)
     assert slug == "b"
+
+
+def test_category_corrected_by_the_officer_is_applied_on_the_next_run(tmp_path):
+    from datetime import date
+
+    from newsletter.curate.classify import record_correction
+    from newsletter.curate.curation import curate
+    from newsletter.store import Store
+
+    store = Store(f"sqlite:///{tmp_path / 'home.db'}")
+    taxonomy = Taxonomy.default()
+
+    def items():
+        return [
+            Item(kind="article", title="Webinaire flash : les jardins partagés", url="https://irev.fr/a/jardins",
+                 source="IREV – actualités", summary="Une heure d'échanges."),
+            Item(kind="article", title="Webinaire flash : la mobilité des seniors", url="https://irev.fr/a/mobilite",
+                 source="IREV – actualités", summary="Une heure d'échanges."),
+        ]
+
+    first = curate(items(), taxonomy=taxonomy, today=date(2025, 12, 1), month=date(2025, 12, 1))
+    jardins = next(i for i in first.issue.all_items() if i.url.endswith("jardins"))
+    target = next(s for s in taxonomy.slugs if s not in (jardins.category, "autres"))
+    record_correction(store, jardins, target, actor="chargée de communication")
+
+    again = curate(items(), taxonomy=taxonomy, today=date(2025, 12, 1), month=date(2025, 12, 1),
+                   corrections=store.corrections())
+    by_url = {i.url: i for i in again.issue.all_items()}
+    assert by_url["https://irev.fr/a/jardins"].category == target       # same URL
+    assert by_url["https://irev.fr/a/mobilite"].category == target      # same source's series
+    assert store.corrections()[0]["actor"] == "chargée de communication"

@@ -192,3 +192,100 @@ def test_undated_copy_never_bridges_two_sessions():
     result = dedupe([undated, first, second])
     assert first in result.kept and second in result.kept
     assert len(result.kept) == 2
+
+
+def test_a_chain_of_similar_titles_never_pulls_its_ends_together():
+    # each title shares most words with the next; the ends share little
+    chain = [
+        "Le gouvernement étudie la qualité de l'air dans les quartiers de Lille",
+        "Le gouvernement étudie la qualité de l'air et du logement dans les quartiers",
+        "Les élus étudient la qualité du logement et de l'air dans les quartiers",
+        "Les élus étudient la qualité du logement social et des écoles",
+        "Les vignerons étudient la qualité des écoles et du logement social",
+    ]
+    items = [press(t, f"https://m{i}.fr/a", summary="", outlet=f"Média {i}") for i, t in enumerate(chain)]
+    result = dedupe(items)
+    groups = [[item.title] + [next(i.title for i in items if i.url == u) for u in item.merged] for item in result.kept]
+    for group in groups:
+        assert not (chain[0] in group and chain[-1] in group), groups
+        assert len(group) <= 2, groups
+
+
+def test_hard_negatives_sharing_a_topic_phrase_stay_apart_and_are_not_suggested():
+    lens = press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/lens",
+                 summary="La ville de Lens a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Éclair")
+    calais = press("Quartiers 2030 : Calais signe son contrat de ville", "https://b.fr/calais",
+                   summary="La ville de Calais a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Littoral")
+    air_gov = press("Le gouvernement étudie la qualité de l'air en Île-de-France", "https://c.fr/air",
+                    summary="", outlet="Le Parisien")
+    air_wine = press("Les vignerons bourguignons s'inquiètent de la qualité de l'air en Île-de-France",
+                     "https://d.fr/vin", summary="", outlet="Le Bien public")
+    result = dedupe([lens, calais, air_gov, air_wine])
+    assert len(result.kept) == 4
+    assert result.report == []
+    assert lens.suggested == [] and calais.suggested == []
+
+
+def test_reworded_copies_are_merged_or_suggested_with_reason_and_similarity():
+    a = press("Quartiers 2030 : Denain signe son contrat de ville", "https://voix.fr/denain",
+              summary="Élus et préfet ont signé à Denain le contrat de ville Quartiers 2030 pour six ans.",
+              outlet="La Voix du Nord")
+    b = press("VIDÉO. Denain paraphe son contrat de ville Quartiers 2030 | L'Observateur", "https://obs.fr/denain",
+              summary="La ville de Denain a signé son contrat Quartiers 2030 avec l'État. Le maire Karim Benali "
+                      "salue « une étape importante ».", outlet="L'Observateur")
+    other = press("Cité éducative de Maubeuge : 40 jeunes accompagnés", "https://voix.fr/maubeuge",
+                  summary="Bilan de la cité éducative.", outlet="La Voix du Nord")
+    result = dedupe([a, b, other])
+    assert other in result.kept
+    if len(result.kept) == 2:
+        (entry,) = result.report
+        assert entry["similarity"] >= 0.6 and "similarité" in entry["explanation"]
+    else:
+        (suggestion,) = result.suggestions
+        assert {suggestion["url"], suggestion["other_url"]} == {a.url, b.url}
+        assert "similarité" in suggestion["explanation"] and suggestion["similarity"] >= 0.4
+        assert a.suggested == [b.url] and b.suggested == [a.url]
+
+
+def test_outlet_marks_do_not_count():
+    from newsletter.curate.dedupe import strip_outlet_marks
+
+    assert strip_outlet_marks("VIDÉO. Lens signe son contrat | Le Courrier") == "Lens signe son contrat"
+    assert strip_outlet_marks("Décryptage : la réforme des quartiers prioritaires") == "la réforme des quartiers prioritaires"
+    assert strip_outlet_marks("Rénovation à Roubaix - La Voix du Nord", "La Voix du Nord") == "Rénovation à Roubaix"
+
+
+def test_confirmed_suggestion_shows_one_press_item_also_in_the_other_outlet():
+    import json as _json
+    from datetime import date as _date
+
+    from newsletter.curate.dedupe import (SuggestionError, apply_suggestion_edits, confirm_suggestion,
+                                          dismiss_suggestion)
+    from newsletter.models import Issue as _Issue
+    from newsletter.render.branding import load_branding
+    from newsletter.render.newsletter import render_newsletter
+
+    def press(url, outlet, title, suggested=()):
+        return Item(kind="press", title=title, url=url, outlet=outlet, suggested=list(suggested))
+
+    a = press("https://lavoix.example/lens", "La Voix du Nord", "Lens signe son engagement Quartiers 2030",
+              ["https://courrier.example/lens"])
+    b = press("https://courrier.example/lens", "Courrier picard", "Quartiers 2030 : à Lens, la signature",
+              ["https://lavoix.example/lens", "https://autre.example/x"])
+    c = press("https://autre.example/x", "Le Parisien", "Calais signe son contrat", ["https://courrier.example/lens"])
+    issue = _Issue(month=_date(2025, 12, 1), today=_date(2025, 12, 1), press=[a, b, c])
+    answers = {"confirmed": [[a.url, b.url]], "dismissed": []}
+    _json.dumps(answers)
+    (entry,) = apply_suggestion_edits(issue, answers)
+    assert [it.url for it in issue.press] == [a.url, c.url]
+    assert a.outlets == ["Courrier picard"] and b.url in a.merged
+    assert entry["kept_url"] == a.url and "confirmé" in entry["explanation"]
+    assert c.suggested == [a.url] and a.suggested == [c.url]  # the other link now points at the kept item
+    rendered = render_newsletter(issue, load_branding())
+    assert "également dans Courrier picard" in rendered.text
+    assert "également dans Courrier picard" in rendered.html
+    assert rendered.html.count("courrier.example") == 0  # one press item, not two
+    dismiss_suggestion(issue, c.url, a.url)
+    assert a.suggested == [] and c.suggested == []
+    with pytest.raises(SuggestionError, match="n'est pas un élément"):
+        confirm_suggestion(issue, a.url, "https://absent.example/")

@@ -196,3 +196,40 @@ def test_buffer_csv_posting_time(drafts):
     assert rows[1][3] == "2025-12-02 09:00"
     with pytest.raises(SocialError, match="has no 'text'"):
         buffer_csv([{"title": "Sans texte"}])
+
+
+def test_csv_cells_never_run_as_formulas():
+    from newsletter.render.social import buffer_csv
+    import csv as _csv
+    import io as _io
+
+    drafts = [{"platform": "x", "text": "=HYPERLINK(\"https://evil.example\")", "image": "@img", "tags": ["-x"]},
+              {"platform": "x", "text": "+33 : un numéro", "tags": []}]
+    rows = list(_csv.reader(_io.StringIO(buffer_csv(drafts, "x"))))[1:]
+    for row in rows:
+        for cell in row:
+            assert not cell.startswith(("=", "+", "-", "@")), row
+    assert rows[0][0] == "'=HYPERLINK(\"https://evil.example\")"
+
+
+def test_long_place_line_goes_before_the_title():
+    from datetime import datetime as _dt
+    from zoneinfo import ZoneInfo as _Z
+
+    from newsletter.models import Issue as _Issue, Item as _Item
+    from newsletter.render.branding import load_branding
+    from newsletter.render.social import platform_length, social_drafts, LIMITS
+
+    title = "Rencontre régionale des pilotes des contrats de ville et des délégués du préfet des Hauts-de-France"
+    event = _Item(kind="event", title=title, url="https://irev.fr/agenda/rencontre", summary="x " * 200,
+                  start=_dt(2026, 1, 20, 9, 30, tzinfo=_Z("Europe/Paris")),
+                  location="Salle des fêtes Jean Moulin, " + "bâtiment annexe, " * 6 + "59000 Lille",
+                  places_limited=True, places=40)
+    issue = _Issue(month=_dt(2026, 1, 1).date(), today=_dt(2026, 1, 2).date(), agenda=[event])
+    drafts = social_drafts(issue, load_branding(), {"*": ["#PolitiqueDeLaVille", "#HautsDeFrance"]},
+                           platforms=("x", "bluesky"))
+    for d in drafts:
+        if d["kind"] == "item":
+            assert platform_length(d["text"], d["platform"]) <= LIMITS[d["platform"]]
+            assert title[:40] in d["text"], d["text"]
+            assert "https://" in d["text"]

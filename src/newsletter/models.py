@@ -70,6 +70,8 @@ class Item:
     outlet: str | None = None
     outlets: list[str] = field(default_factory=list)
     merged: list[str] = field(default_factory=list)
+    # URLs of other kept items that may be the same story (dedupe's suggestions).
+    suggested: list[str] = field(default_factory=list)
     # Events.
     start: datetime | None = None
     end: datetime | None = None
@@ -103,6 +105,7 @@ class Item:
             data[name] = value.isoformat() if value is not None else None
         data["outlets"] = list(self.outlets)
         data["merged"] = list(self.merged)
+        data["suggested"] = list(self.suggested)
         data["extra"] = copy.deepcopy(self.extra) if self.extra else {}
         return data
 
@@ -136,7 +139,7 @@ class Item:
                     kwargs[name] = _parse_dt(value)
                 except (TypeError, ValueError) as exc:
                     raise ValueError(f"field {name!r}: cannot read date {value!r}") from exc
-        for name in ("outlets", "merged"):
+        for name in ("outlets", "merged", "suggested"):
             kwargs[name] = list(kwargs.get(name) or ())
         kwargs["extra"] = extra
         if cls is Item and _ITEM_IS_PLAIN and len(kwargs) == len(_ITEM_FIELDS):

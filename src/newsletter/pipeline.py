@@ -187,12 +187,15 @@ class RenderOutput:
     rendered: Any
     social: list[dict[str, Any]]
     files: dict[str, bytes | str] = field(default_factory=dict)
+    plan: dict[str, Any] = field(default_factory=dict)  # plan.json: period, rules, left-out candidates
 
 
-def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any]):
-    """Curate the collected items. An item that makes curation fail (say, the
-    classifier) is found by curating each item alone, dropped (``cfg.dropped``)
-    and the rest curated; a failure no single item causes is raised."""
+def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any],
+                corrections: list[dict[str, Any]] | None = None):
+    """Curate the collected items. ``corrections``: the officer's category
+    corrections (``Store.corrections()``). An item that makes curation fail
+    (say, the classifier) is found by curating each item alone, dropped
+    (``cfg.dropped``) and the rest curated; a failure no single item causes is raised."""
     from newsletter.curate.curation import curate
 
     start = time.monotonic()
@@ -206,6 +209,7 @@ def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any])
             month=cfg.month,
             history=history,
             horizon_days=cfg.horizon_days,
+            corrections=corrections or (),
         )
 
     try:
@@ -266,29 +270,42 @@ def _only(issue: Issue, chosen: list) -> Issue:
 
 
 def _render(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
-    """Render the issue: newsletter (HTML, text, MJML), social drafts (with the officer's texts), .ics."""
+    """Render the issue: newsletter (HTML, text, MJML), the month's posting plan
+    (with the officer's post texts and plan changes), Buffer CSVs, .ics."""
     from newsletter.outbox.drafts import ISSUE_FILE
     from newsletter.outbox.edits import apply_social_edits
+    from newsletter.render import plan as posting_plan
     from newsletter.render import social
     from newsletter.render.newsletter import render_newsletter
 
     rendered = render_newsletter(issue, cfg.branding)
     hashtags = {slug: cfg.taxonomy.hashtags(slug) for slug in cfg.taxonomy.slugs}
-    drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None)
+    platforms = tuple(c.platform for c in cfg.branding.posting.channels)
+    drafts = social.social_drafts(issue, cfg.branding, hashtags, web_url=rendered.web_url or None,
+                                  platforms=platforms, reminders=True)
+    # The posting plan: social.json holds the planned posts only (each with its scheduled_at);
+    # plan.json the period, the rules and the candidates left out.
+    plan = posting_plan.plan_posts(drafts, cfg.branding.posting, send_date=max(cfg.today, cfg.month))
+    posts = plan.posts
     if edits is not None:
-        drafts = apply_social_edits(drafts, edits)
+        posts = apply_social_edits(posts, edits)
+        plan_edits = (edits.extra or {}).get("plan")
+        if plan_edits:
+            posts = posting_plan.apply_plan_edits(posts, plan_edits, cfg.branding.posting, left_out=plan.left_out)
+    summary = plan.summary(cfg.branding.posting)
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,
         "newsletter.mjml": rendered.mjml,
-        "social.json": json.dumps(drafts, ensure_ascii=False, indent=2) + "\n",
+        "social.json": json.dumps(posts, ensure_ascii=False, indent=2) + "\n",
+        "plan.json": json.dumps(summary, ensure_ascii=False, indent=2) + "\n",
         ISSUE_FILE: json.dumps(issue.to_dict(), ensure_ascii=False, indent=2) + "\n",
     }
-    for platform, csv_text in social.buffer_csvs(drafts).items():
-        files[f"buffer/{platform}.csv"] = csv_text
+    for platform in platforms:
+        files[f"buffer/{platform}.csv"] = social.buffer_csv(posts, platform)
     for name, data in rendered.ics_files().items():
         files[f"ics/{name}"] = data
-    return RenderOutput(rendered=rendered, social=drafts, files=files)
+    return RenderOutput(rendered=rendered, social=posts, files=files, plan=summary)
 
 
 def curated_file(issue: Issue, report: dict[str, Any]) -> str:
@@ -727,6 +744,6 @@ def run_monthly(
     check_month_open(store, month, new_draft=new_draft)  # refuse before collecting anything
     cfg = load_run_config(sources_path, month=month, today=today)
     results = collect_step(cfg, settings, store)
-    curation = curate_step(results, cfg, store.history())
+    curation = curate_step(results, cfg, store.history(), store.corrections())
     output = render_step(curation.issue, cfg)
     return queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)

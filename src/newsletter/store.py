@@ -656,3 +656,41 @@ web_secrets = Table(
     Column("name", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+
+# -- curation tables --
+
+category_corrections = Table(
+    "category_corrections",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("url", Text, nullable=False, index=True),
+    Column("source", Text),
+    Column("outlet", Text),
+    Column("series_key", Text, index=True),
+    Column("title", Text),
+    Column("summary", Text),
+    Column("category", String(100), nullable=False),
+    Column("actor", String(200)),
+    Column("at", DateTime(timezone=True), nullable=False),
+)
+
+
+def _add_correction(self: Store, row: dict[str, Any]) -> None:
+    with self.engine.begin() as conn:
+        conn.execute(insert(category_corrections).values(at=utcnow(), **row))
+
+
+def _corrections(self: Store) -> list[dict[str, Any]]:
+    """Every category correction, oldest first (a later one wins)."""
+    with self.engine.connect() as conn:
+        rows = conn.execute(select(category_corrections).order_by(category_corrections.c.id)).all()
+    return [
+        {"url": r.url, "source": r.source, "outlet": r.outlet, "series_key": r.series_key, "title": r.title,
+         "summary": r.summary, "category": r.category, "actor": r.actor, "at": as_aware(r.at).isoformat()}
+        for r in rows
+    ]
+
+
+Store.add_correction = _add_correction  # type: ignore[attr-defined]
+Store.corrections = _corrections  # type: ignore[attr-defined]

@@ -79,6 +79,8 @@ def is_tracking_param(name: str) -> bool:
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
+# http(s) URL with a plain host, no port, credentials, query or fragment, a plain path
+_SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)((?:/[A-Za-z0-9/:@!$&'()*+,;=._~-]*)?)")
 
 
 def _normalise_path(path: str) -> str:
@@ -103,6 +105,13 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         candidate = urljoin(url, page_canonical.strip())
         if urlsplit(candidate).scheme.lower() in ("http", "https") and urlsplit(candidate).hostname:
             url = candidate
+    simple = _SIMPLE_URL.fullmatch(url)
+    if simple:  # fast path (dedupe canonicalises 100k URLs): same result as below, without urllib
+        host = simple.group(1).lower().rstrip(".")
+        if host:
+            if host.startswith("www."):
+                host = host[4:]
+            return f"https://{host}{_normalise_path(simple.group(2))}"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):

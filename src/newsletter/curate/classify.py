@@ -508,3 +508,57 @@ def classify_jsonl(in_stream: IO[str], out_stream: IO[str], err_stream: IO[str],
     classify(items, taxonomy)
     write_items_jsonl(items, out_stream)
     return 0
+
+
+# --------------------------------------------------------------------------
+# The officer's corrections
+
+
+_SERIES = re.compile(r"^\s*([^:|–—]{3,60}?)\s*[:|–—]\s+\S")
+
+
+def series_key(item: Item) -> str | None:
+    """The recurring series an item belongs to: its source and its title's
+    prefix ("Webinaire flash :", "Lettre du réseau |"), folded; None without one."""
+    match = _SERIES.match(item.title or "")
+    if not match or len(match.group(1).split()) > 5:
+        return None
+    prefix = " ".join(_WORD.findall(fold(match.group(1))))
+    return f"{fold(item.source or item.outlet or '').strip()}|{prefix}" if prefix else None
+
+
+def record_correction(store: Any, item: Item, category: str, actor: str) -> None:
+    """Remember that the officer filed ``item`` under ``category``: later runs
+    give that category to the same URL and to the same source's series."""
+    store.add_correction({
+        "url": item.key, "source": item.source or None, "outlet": item.outlet, "series_key": series_key(item),
+        "title": item.title, "summary": (item.summary or "")[:1000], "category": category, "actor": actor,
+    })
+
+
+def apply_corrections(items: Iterable[Item], corrections: Iterable[dict[str, Any]], taxonomy: Taxonomy) -> int:
+    """Preset the category of items the officer corrected before: same URL
+    (canonical), else same source's series. Returns how many items got one.
+
+    Run before :func:`classify`, which keeps a preset category (score 1.0).
+    Corrections to a category the taxonomy no longer has are ignored.
+    """
+    by_url: dict[str, str] = {}
+    by_series: dict[str, str] = {}
+    for c in corrections:  # oldest first: a later correction wins
+        if c.get("category") not in taxonomy:
+            continue
+        by_url[c["url"]] = c["category"]
+        if c.get("series_key"):
+            by_series[c["series_key"]] = c["category"]
+    count = 0
+    for item in items:
+        got = by_url.get(item.key) or by_url.get(item.url)
+        if got is None and by_series:
+            key = series_key(item)
+            got = by_series.get(key) if key else None
+        if got is not None:
+            item.category = got
+            item.extra["category_from"] = "correction"
+            count += 1
+    return count

@@ -29,7 +29,8 @@ Steps of :func:`curate`:
    nearest event), the most recent ``vie-du-reseau`` article, then the
    highest-scored other article (most recent on ties).
 
-The report (JSON-serialisable) lists every merge (``merged``), every dropped
+The report (JSON-serialisable) lists every merge (``merged``), every likely
+copy kept apart for the officer to confirm or dismiss (``suggested``), every dropped
 item with a French reason (``dropped``), events marked as updated
 (``updated``), warnings and counts.
 """
@@ -42,7 +43,7 @@ from typing import Any, Iterable, Sequence
 
 from babel.dates import format_date
 
-from newsletter.curate.classify import FALLBACK, Taxonomy, classify
+from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify
 from newsletter.curate.dedupe import dedupe
 from newsletter.urls import strip_tracking
 from newsletter.models import KINDS, Issue, Item
@@ -148,6 +149,7 @@ def curate(
     max_per_section: int | None = None,
     max_age_days: int = 62,
     max_featured: int = 3,
+    corrections: Sequence[dict[str, Any]] = (),
 ) -> Curation:
     """Build the issue for ``month`` prepared on ``today`` (see module doc)."""
     if isinstance(today, datetime):
@@ -179,6 +181,8 @@ def curate(
     for item in kept:
         # Readers get the article's own link, not another campaign's tracking.
         item.url = strip_tracking(item.url)
+    if corrections:  # the officer's earlier category corrections (Store.corrections())
+        apply_corrections(kept, corrections, taxonomy)
     classify(kept, taxonomy)
     for item in kept:
         note = item.extra.get("classify_note")
@@ -285,6 +289,7 @@ def curate(
         "input": len(items),
         "after_dedupe": len(kept),
         "merged": len(result.report),
+        "suggested": len(result.suggestions),
         "dropped": len(dropped),
         "updated": len(updated),
         **issue.counts(),
@@ -292,6 +297,8 @@ def curate(
     }
     report = {
         "merged": result.report,
+        # likely copies kept apart, for the officer to confirm or dismiss (confirm_suggestion / dismiss_suggestion)
+        "suggested": result.suggestions,
         "dropped": dropped,
         "updated": updated,
         "warnings": warnings,

@@ -87,6 +87,38 @@ class Campaign:
 
 
 @dataclass
+class ChannelPlan:
+    """One social channel of the posting plan (one account per platform)."""
+
+    platform: str
+    per_day: int = 1
+    per_week: int = 5
+    times: list[str] = field(default_factory=lambda: ["10:00", "14:30"])  # preferred posting times, HH:MM
+
+
+@dataclass
+class Posting:
+    """The posting plan's rules (``posting:`` in the branding file).
+
+    ``announcement_weekday``: None posts the letter's announcement on its send
+    day; 0-4 (Monday-Friday) moves it to the first such weekday on or after it.
+    """
+
+    channels: list[ChannelPlan] = field(default_factory=lambda: [ChannelPlan("linkedin"), ChannelPlan("x")])
+    office_start: str = "09:00"
+    office_end: str = "18:00"
+    min_gap_minutes: int = 120
+    announcement_time: str = "10:00"
+    announcement_weekday: int | None = None
+    event_lead_days: int = 14
+    reminder_lead_days: int = 3
+    timezone: str = "Europe/Paris"
+
+    def channel(self, platform: str) -> ChannelPlan | None:
+        return next((c for c in self.channels if c.platform == platform), None)
+
+
+@dataclass
 class Branding:
     name: str
     newsletter_name: str
@@ -104,6 +136,7 @@ class Branding:
     campaign: Campaign = field(default_factory=Campaign)
     size_budget_bytes: int = 102_000
     path: Path | None = None
+    posting: Posting = field(default_factory=Posting)
 
     def color_pairs(self) -> list[tuple[str, str, str, str]]:
         """(foreground name, background name, foreground hex, background hex) for every pair used."""
@@ -206,6 +239,8 @@ def load_branding(path: str | Path | None = None) -> Branding:
     if not isinstance(budget, int) or budget <= 0:
         raise BrandingError(f"{where}: 'size_budget_bytes' must be a positive number of bytes")
 
+    posting = _posting(data.get("posting"), where)
+
     return Branding(
         name=name,
         newsletter_name=str(data.get("newsletter_name") or f"La lettre de {name}"),
@@ -223,4 +258,98 @@ def load_branding(path: str | Path | None = None) -> Branding:
         campaign=campaign,
         size_budget_bytes=budget,
         path=path,
+        posting=posting,
     )
+
+
+_HHMM = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+_POSTING_KEYS = {"channels", "office_hours", "min_gap_minutes", "announcement_time", "announcement_weekday",
+                 "event_lead_days", "reminder_lead_days", "timezone"}
+_WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday")
+_PLATFORMS = ("linkedin", "x", "mastodon", "bluesky")  # render.social.PLATFORMS (not imported: no cycle)
+
+
+def _hhmm(value: Any, label: str, where: str) -> str:
+    if not isinstance(value, str) or not _HHMM.match(value.strip()):
+        raise BrandingError(f"{where}: posting: {label} must be a time 'HH:MM', got {value!r}")
+    return value.strip()
+
+
+def _count(value: Any, label: str, where: str, low: int = 0, high: int = 10_000) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BrandingError(f"{where}: posting: {label} must be a whole number from {low} to {high}, got {value!r}")
+    return value
+
+
+def _posting(raw: Any, where: str) -> Posting:
+    """The ``posting:`` section (all keys optional); defaults: LinkedIn and X, 9:00-18:00, 1 a day, 5 a week."""
+    if raw is None:
+        return Posting()
+    if not isinstance(raw, dict):
+        raise BrandingError(f"{where}: 'posting' must be a mapping")
+    unknown = sorted(set(raw) - _POSTING_KEYS)
+    if unknown:
+        raise BrandingError(f"{where}: posting: unknown key(s) {', '.join(unknown)}")
+    posting = Posting()
+    if "channels" in raw:
+        channels: list[ChannelPlan] = []
+        if not isinstance(raw["channels"], list) or not raw["channels"]:
+            raise BrandingError(f"{where}: posting: channels must be a non-empty list (e.g. [linkedin, x])")
+        for index, entry in enumerate(raw["channels"], start=1):
+            entry = {"platform": entry} if isinstance(entry, str) else entry
+            if not isinstance(entry, dict) or entry.get("platform") not in _PLATFORMS:
+                raise BrandingError(
+                    f"{where}: posting: channel #{index} must be one of {', '.join(_PLATFORMS)}"
+                    " (or a mapping with 'platform', 'per_day', 'per_week', 'times')"
+                )
+            extra = sorted(set(entry) - {"platform", "per_day", "per_week", "times"})
+            if extra:
+                raise BrandingError(f"{where}: posting: channel #{index}: unknown key(s) {', '.join(extra)}")
+            platform = entry["platform"]
+            if any(c.platform == platform for c in channels):
+                raise BrandingError(f"{where}: posting: channel {platform!r} is listed twice")
+            channel = ChannelPlan(platform)
+            channel.per_day = _count(entry.get("per_day", 1), f"{platform}.per_day", where, 1, 24)
+            channel.per_week = _count(entry.get("per_week", 5), f"{platform}.per_week", where, 1, 100)
+            if "times" in entry:
+                if not isinstance(entry["times"], list) or not entry["times"]:
+                    raise BrandingError(f"{where}: posting: {platform}.times must be a list of 'HH:MM'")
+                channel.times = sorted(_hhmm(t, f"{platform}.times", where) for t in entry["times"])
+            channels.append(channel)
+        posting.channels = channels
+    if "office_hours" in raw:
+        hours = raw["office_hours"]
+        if not isinstance(hours, list) or len(hours) != 2:
+            raise BrandingError(f"{where}: posting: office_hours must be [start, end], e.g. ['09:00', '18:00']")
+        posting.office_start = _hhmm(hours[0], "office_hours", where)
+        posting.office_end = _hhmm(hours[1], "office_hours", where)
+        if posting.office_start >= posting.office_end:
+            raise BrandingError(f"{where}: posting: office_hours must start before they end")
+    if "announcement_time" in raw:
+        posting.announcement_time = _hhmm(raw["announcement_time"], "announcement_time", where)
+    if raw.get("announcement_weekday") is not None:
+        day = str(raw["announcement_weekday"]).strip().lower()
+        if day not in _WEEKDAYS:
+            raise BrandingError(f"{where}: posting: announcement_weekday must be one of {', '.join(_WEEKDAYS)}")
+        posting.announcement_weekday = _WEEKDAYS.index(day)
+    for key in ("min_gap_minutes", "event_lead_days", "reminder_lead_days"):
+        if key in raw:
+            setattr(posting, key, _count(raw[key], key, where, 0, 600))
+    if "timezone" in raw:
+        from zoneinfo import ZoneInfo
+
+        try:
+            ZoneInfo(str(raw["timezone"]))
+        except Exception as exc:  # noqa: BLE001 - ZoneInfoNotFoundError, ValueError
+            raise BrandingError(f"{where}: posting: unknown timezone {raw['timezone']!r}") from exc
+        posting.timezone = str(raw["timezone"])
+    for channel in posting.channels:
+        for t in channel.times:
+            if not posting.office_start <= t < posting.office_end:
+                raise BrandingError(
+                    f"{where}: posting: {channel.platform}.times {t} is outside office hours"
+                    f" {posting.office_start}-{posting.office_end}"
+                )
+    if not posting.office_start <= posting.announcement_time < posting.office_end:
+        raise BrandingError(f"{where}: posting: announcement_time {posting.announcement_time} is outside office hours")
+    return posting

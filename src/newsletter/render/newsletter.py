@@ -258,6 +258,15 @@ def validate_html(html: str, template: str) -> None:
 # ---------------------------------------------------------------- view model
 
 
+def _also_in(outlets: list[str]) -> str:
+    """"également dans Le Monde, Libération et La Voix du Nord" ("" when none)."""
+    outlets = list(dict.fromkeys(outlets))
+    if not outlets:
+        return ""
+    names = outlets[0] if len(outlets) == 1 else ", ".join(outlets[:-1]) + " et " + outlets[-1]
+    return f"également dans {names}"
+
+
 def _month_key(issue: Issue) -> str:
     return f"{issue.month:%Y-%m}"
 
@@ -345,6 +354,8 @@ class _View:
             "image": it.image if it.image and it.image.startswith(("http://", "https://")) else None,
             "image_alt": clean_text(it.image_alt) or title,
             "outlet": clean_text(it.outlet) or clean_text(it.source) or "Presse",
+            # A press story other outlets ran too (merged copies, or a suggestion the officer confirmed).
+            "also_in": _also_in([clean_text(o) for o in it.outlets if clean_text(o)]),
             "date_label": format_short_date_fr(it.published) if it.published else "",
             "event": None,
         }

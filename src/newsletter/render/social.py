@@ -12,8 +12,14 @@ Each platform counts differently; ``platform_length`` applies its rule:
 - ``bluesky``: 300 grapheme clusters, URLs counted in full.
 
 Drafts are built from ``templates/social/*.j2`` and shortened until they fit:
-first the summary (on a word boundary), then the hashtags, then the title.
-Press items (other outlets' stories) get no item post. ``buffer_csv`` exports
+first the summary (on a word boundary), then the hashtags, then the place line
+(city only, then none), then the hour line (the date stays), and the title
+last, never below its first 40 characters. Press items (other outlets'
+stories) get no item post. Every post links with an https URL: an item whose
+own link is not https links to the newsletter's web version instead. With
+campaign parameters enabled in the branding, each platform's links carry its
+own (source = the platform, medium = "social"). ``render.plan`` turns these
+drafts into a dated posting plan. ``buffer_csv`` exports
 the drafts in Buffer's bulk-upload CSV format (columns: Text, Image URL, Tags,
 Posting Time).
 """
@@ -21,6 +27,7 @@ Posting Time).
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import re
 import unicodedata
@@ -35,11 +42,11 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 from newsletter.curate.classify import HASHTAG
 from newsletter.errors import UserError
 from newsletter.render.branding import Branding
-from newsletter.render.frformat import format_event_when_fr, format_month_fr
+from newsletter.render.frformat import format_date_fr, format_event_when_fr, format_month_fr
 from newsletter.models import Issue, Item
 from newsletter.normalize import clean_text
 from newsletter.home import template_dirs
-from newsletter.render.newsletter import render_template  # shared error handling: TemplateError naming the template
+from newsletter.render.newsletter import add_campaign, render_template  # shared error handling: TemplateError naming the template
 
 PLATFORMS = ("linkedin", "x", "mastodon", "bluesky")
 LIMITS = {"linkedin": 3000, "x": 280, "mastodon": 500, "bluesky": 300}
@@ -49,6 +56,8 @@ MAX_HASHTAGS = {"linkedin": 4, "x": 2, "mastodon": 3, "bluesky": 2}
 # Longest summary we start from (LinkedIn posts may be longer, they still read better short).
 START_SUMMARY = {"linkedin": 700, "x": 280, "mastodon": 400, "bluesky": 300}
 MIN_TITLE = 30
+# A shortened title keeps at least its first 40 characters (all of it when shorter).
+MIN_TITLE_KEPT = 40
 BUFFER_COLUMNS = ("Text", "Image URL", "Tags", "Posting Time")
 _HASHTAG = HASHTAG  # the taxonomy's rule (checked when the taxonomy is loaded)
 
@@ -168,8 +177,19 @@ def _fit(env: jinja2.Environment, name: str, ctx: dict[str, Any], platform: str,
         text = attempt(0, n_tags, None)
         if platform_length(text, platform) <= limit:
             return text
-    lo, hi = 1, grapheme.length(title_full)
-    best = attempt(0, 0, 1)
+    # Then the place line: the city only, then no place; then the places label;
+    # then the hour line (the date stays).
+    for changes in ({"location": _city(ctx.get("location", ""))}, {"location": ""},
+                    {"location": "", "places_label": ""},
+                    {"location": "", "places_label": "", "when": ctx.get("when_date", ctx.get("when", ""))}):
+        ctx = dict(ctx, **changes)
+        text = attempt(0, 0, None)
+        if platform_length(text, platform) <= limit:
+            return text
+    # The title goes last, never below its first MIN_TITLE_KEPT characters.
+    floor = min(grapheme.length(title_full), MIN_TITLE_KEPT + 1)
+    lo, hi = floor, grapheme.length(title_full)
+    best = attempt(0, 0, floor)
     while lo <= hi:
         mid = (lo + hi) // 2
         candidate = attempt(0, 0, mid)
@@ -180,7 +200,35 @@ def _fit(env: jinja2.Environment, name: str, ctx: dict[str, Any], platform: str,
     return best
 
 
+def _city(location: str) -> str:
+    """"Salle Jean Moulin, 12 rue des Arts, 59000 Lille" -> "Lille"."""
+    if not location:
+        return ""
+    last = location.rstrip("…").split(",")[-1].strip()
+    return re.sub(r"^\d{5}\s*", "", last) or last
+
+
 # ---------------------------------------------------------------- drafts
+
+
+def post_id(platform: str, kind: str, key: str) -> str:
+    """Stable id of a post: platform, kind and a short hash of its item's key (or the month)."""
+    return f"{platform}:{kind}:{hashlib.sha1(key.encode('utf-8')).hexdigest()[:12]}"
+
+
+def social_campaign(branding: Branding, month_key: str, platform: str) -> dict[str, str]:
+    """Campaign parameters for ``platform``'s links; {} when campaigns are disabled."""
+    params = branding.campaign.params(month_key)
+    if not params:
+        return {}
+    prefix = "utm" if branding.campaign.style == "utm" else "mtm"
+    params[f"{prefix}_source"] = platform
+    params[f"{prefix}_medium"] = "social"
+    return params
+
+
+def _https(url: str | None) -> bool:
+    return bool(url) and str(url).lower().startswith("https://")
 
 
 def _places(item: Item) -> str:
@@ -197,14 +245,22 @@ def social_drafts(
     web_url: str | None = None,
     platforms: tuple[str, ...] = PLATFORMS,
     templates_dir: Path | None = None,
+    reminders: bool = False,
 ) -> list[dict[str, Any]]:
     """Drafts for every item (press excepted) and one announcement, per platform.
+
+    ``reminders``: also a "reminder" draft for each event with a registration
+    deadline and limited places (the posting plan schedules it a few days
+    before the deadline).
 
     ``hashtags``: category slug -> hashtags (e.g. from ``Taxonomy.hashtags``);
     the key ``"*"`` (optional) adds hashtags to every post. Each draft is a dict
     with ``platform``, ``kind`` ("item" or "announcement"), ``item_kind``,
     ``text``, ``url``, ``item_url``, ``image``, ``category``, ``tags``,
-    ``length``, ``limit`` and ``fits``.
+    ``length``, ``limit`` and ``fits``; plus ``id`` (stable:
+    ``post_id``), ``before`` (ISO datetime the post must precede: the event's
+    start, or the registration deadline for a reminder; None otherwise) and
+    ``featured``.
     """
     for platform in platforms:
         _check_platform(platform)
@@ -220,8 +276,14 @@ def social_drafts(
 
     def add(platform: str, kind: str, text: str, url: str, item: Item | None, category: str | None) -> None:
         length = platform_length(text, platform)
+        before = None
+        if item is not None and kind == "reminder":
+            before = item.registration_deadline
+        elif item is not None and item.kind == "event":
+            before = item.start
         drafts.append(
             {
+                "id": post_id(platform, kind, item.key if item else month_key),
                 "platform": platform,
                 "kind": kind,
                 "item_kind": item.kind if item else None,
@@ -235,6 +297,8 @@ def social_drafts(
                 "length": length,
                 "limit": LIMITS[platform],
                 "fits": length <= LIMITS[platform],
+                "before": before.isoformat() if before else None,
+                "featured": bool(item and item.featured),
             }
         )
 
@@ -245,20 +309,31 @@ def social_drafts(
         seen.add(item.key)
         item_tags = tags_by_cat.get(item.category or "", []) + common
         item_tags = normalise_hashtags(item_tags)
-        url = item.url
+        # An https link: the item's own, else the newsletter's web version.
+        url = item.url if _https(item.url) or not _https(web_url) else web_url
         ctx = {
             "b": branding,
             "kind": item.kind,
             "title": clean_text(item.title),
             "summary": clean_text(item.summary),
             "when": format_event_when_fr(item.start, item.end) if item.kind == "event" and item.start else "",
+            "when_date": _date_only(item) if item.kind == "event" and item.start else "",
             "location": _cut(clean_text(item.location), 80),
             "places_label": _places(item),
             "url": url,
         }
         for platform in platforms:
-            text = _fit(env, "social/item.j2", dict(ctx, platform=platform), platform, item_tags)
-            add(platform, "item", text, url, item, item.category)
+            link = add_campaign(url, social_campaign(branding, month_key, platform)) or url
+            text = _fit(env, "social/item.j2", dict(ctx, platform=platform, url=link), platform, item_tags)
+            add(platform, "item", text, link, item, item.category)
+        if reminders and item.kind == "event" and item.registration_deadline and item.places_limited:
+            deadline = item.registration_deadline
+            rctx = dict(ctx, summary="", deadline=format_date_fr(deadline),
+                        registration=item.registration_url if _https(item.registration_url) else "")
+            for platform in platforms:
+                link = add_campaign(rctx["registration"] or url, social_campaign(branding, month_key, platform))
+                text = _fit(env, "social/reminder.j2", dict(rctx, platform=platform, url=link), platform, item_tags)
+                add(platform, "reminder", text, link, item, item.category)
 
     highlights = [clean_text(it.title) for it in issue.featured[:3]]
     counts = issue.counts()
@@ -276,13 +351,20 @@ def social_drafts(
                 "platform": platform,
                 "month_label": month_label,
                 "highlights": [_cut(h, 90 if platform != "linkedin" else 200) for h in highlights[:n]],
-                "url": web_url,
+                "url": add_campaign(web_url, social_campaign(branding, month_key, platform)) or web_url,
             }
             text = _fit(env, "social/announcement.j2", ctx, platform, ann_tags)
             if fits(text, platform):
                 break
-        add(platform, "announcement", text, web_url, None, None)
+        add(platform, "announcement", text, ctx["url"], None, None)
     return drafts
+
+
+def _date_only(item: Item) -> str:
+    start, end = item.start, item.end
+    if end is not None and end.date() > start.date():
+        return format_event_when_fr(start.date(), end.date())
+    return format_date_fr(start)
 
 
 def _posting_time(value: Any) -> str:
@@ -290,7 +372,19 @@ def _posting_time(value: Any) -> str:
         return ""
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M")
-    return str(value)
+    try:  # ISO 8601 with its offset (a plan's scheduled_at): Buffer reads local "YYYY-MM-DD HH:MM"
+        return datetime.fromisoformat(str(value)).strftime("%Y-%m-%d %H:%M")
+    except ValueError:
+        return str(value)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_safe(value: str) -> str:
+    """A cell a spreadsheet never runs as a formula: one starting with = + - @
+    (or a tab / carriage return) gets a leading apostrophe (OWASP CSV injection)."""
+    return "'" + value if value.startswith(_FORMULA_START) else value
 
 
 def buffer_csv(drafts: list[dict[str, Any]], platform: str | None = None) -> str:
@@ -313,10 +407,10 @@ def buffer_csv(drafts: list[dict[str, Any]], platform: str | None = None) -> str
             raise SocialError(f"draft {draft.get('title') or draft!r} has no 'text'")
         writer.writerow(
             [
-                draft["text"],
-                draft.get("image") or "",
-                ",".join(draft.get("tags") or []),
-                _posting_time(draft.get("posting_time")),
+                _csv_safe(draft["text"]),
+                _csv_safe(draft.get("image") or ""),
+                _csv_safe(",".join(draft.get("tags") or [])),
+                _posting_time(draft.get("posting_time") or draft.get("scheduled_at")),
             ]
         )
     return out.getvalue()
