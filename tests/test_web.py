@@ -58,7 +58,10 @@ def sample_home(tmp_path_factory):
 def ctx(sample_home, tmp_path, monkeypatch):
     base, draft_id = sample_home
     shutil.copytree(base / "outbox", tmp_path / "home" / "outbox")
-    shutil.copy(base / "db.sqlite", tmp_path / "home" / "db.sqlite")
+    # the database is in write-ahead-log mode: its -wal/-shm files are part of it
+    for name in ("db.sqlite", "db.sqlite-wal", "db.sqlite-shm"):
+        if (base / name).exists():
+            shutil.copy(base / name, tmp_path / "home" / name)
     monkeypatch.setenv("NEWSLETTER_OUTBOX", str(tmp_path / "home" / "outbox"))
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", f"sqlite:///{tmp_path / 'home' / 'db.sqlite'}")
     settings = Settings.from_env()
@@ -285,6 +288,9 @@ def test_the_officer_edits_a_draft_through_the_page(app, ctx):
     target = "sante" if slug != "sante" else "emploi"
     post("items/category", url=items[0]["url"], category=target)
     assert items[0]["url"] in [i["url"] for i in issue_of(settings, draft.id)["news"][target]]
+    # the correction is kept in the home for later runs (same URL, same series, training example)
+    (correction,) = [c for c in store.corrections() if c["category"] == target]
+    assert correction["actor"] == "camille" and correction["title"] == items[0]["title"]
     merged = draft.manifest["curation"]["merged"][0]
     page = post("unmerge", url=merged["absorbed_url"])
     assert "Fusion annulée" in body(page)
@@ -589,3 +595,46 @@ def test_the_draft_page_shows_the_delivery_counts_once_sent(ctx, app, tmp_path, 
     section = page.split('id="envoi"')[1].split("</section>")[0]
     assert "Envoyés : <strong>3</strong> sur 3" in section
     assert "Incertains (envoi interrompu) : 0" in section
+
+
+def _inject_suggestion(settings, draft) -> tuple[dict, dict]:
+    """Give the draft a likely-copy suggestion between its first two press items (as dedupe writes them)."""
+    curated_path = settings.outbox / draft.id / "curated.json"
+    curated = json.loads(curated_path.read_text(encoding="utf-8"))
+    a, b = curated["issue"]["press"][:2]
+    entry = {"url": a["url"], "title": a["title"], "outlet": a.get("outlet"), "other_url": b["url"],
+             "other_title": b["title"], "other_outlet": b.get("outlet"), "kind": "press",
+             "reason": "likely duplicate (similarity 0.52)", "similarity": 0.52,
+             "explanation": "peut-être la même information : titres et résumés en partie communs ; similarité 0,52"}
+    curated["curation"].setdefault("suggested", []).append(entry)
+    curated_path.write_text(json.dumps(curated, ensure_ascii=False), encoding="utf-8")
+    manifest_path = settings.outbox / draft.id / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest["curation"].setdefault("suggested", []).append(entry)
+    manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
+    return a, b
+
+
+@pytest.mark.parametrize("answer", ["confirm", "dismiss"])
+def test_the_officer_confirms_or_dismisses_a_suggested_copy_in_one_click(ctx, app, answer):
+    settings, store, draft = ctx
+    a, b = _inject_suggestion(settings, draft)
+    client = login(app)
+    page = body(client.get(f"/drafts/{draft.id}"))
+    assert "Peut-être la même information" in page and a["title"] in page and b["title"] in page
+    fields = page_fields(client, draft.id)
+    response = client.post(f"/drafts/{draft.id}/suggestions", data={**fields, "url": a["url"], "other_url": b["url"],
+                                                                     "answer": answer}, follow_redirects=False)
+    assert response.status_code == 303, body(response)
+    press = [i["url"] for i in issue_of(settings, draft.id)["press"]]
+    if answer == "confirm":
+        assert a["url"] in press and b["url"] not in press
+        html = (settings.outbox / draft.id / "newsletter.html").read_text(encoding="utf-8")
+        assert "également dans" in html
+        assert "Regroupées" in body(client.get(f"/drafts/{draft.id}"))
+    else:
+        assert a["url"] in press and b["url"] in press
+        assert "Gardées séparées" in body(client.get(f"/drafts/{draft.id}"))
+    # the answer is a versioned edit, in the history with the editor's name
+    assert load_edits(store, draft.id).extra["suggestions"]
+    assert store.draft_events(draft.id)[-1]["actor"] == "camille"

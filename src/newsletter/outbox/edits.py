@@ -318,6 +318,23 @@ def apply_edits(
                 raise
             notes.append(f"annulation de fusion ignorée : « {url} » n'est plus fusionné")
 
+    answers = (edits.extra or {}).get("suggestions")
+    if answers:
+        from newsletter.curate.dedupe import SuggestionError, apply_suggestion_edits
+
+        try:
+            confirmed = apply_suggestion_edits(issue, answers)
+        except SuggestionError as exc:
+            if strict:
+                raise OutboxError(str(exc)) from None
+            notes.append(f"réponse à une suggestion ignorée : {exc}")
+            confirmed = []
+        report.setdefault("confirmed", []).extend(confirmed)
+        answered = {tuple(pair) for key in ("confirmed", "dismissed") for pair in answers.get(key) or []}
+        for entry in report.get("suggested") or []:
+            if (entry.get("url"), entry.get("other_url")) in answered:
+                entry["answered"] = "confirmed" if [entry["url"], entry["other_url"]] in (answers.get("confirmed") or []) else "dismissed"
+
     def find(url: str) -> Item | None:
         for item in issue.all_items():
             if url in item_urls(item):

@@ -158,11 +158,12 @@ def _field(form, name: str, max_len: int = MAX_COMMENT) -> str:
 async def _edit(
     request: Request,
     draft_id: str,
-    build: Callable[[Any, outbox.Draft], tuple[Callable[[DraftEdits], None], str]],
+    build: Callable[[Any, outbox.Draft], tuple[Any, ...]],
     *,
     refill: Callable[[Any], dict[str, str]] | None = None,
 ) -> Response:
-    """One change to a draft: build (change, note) from the form, apply it through update_draft."""
+    """One change to a draft: build (change, note[, after]) from the form, apply it through
+    update_draft; ``after(store, actor)``, when given, runs once the change is saved."""
     from newsletter.pipeline import update_draft
 
     user = _user(request)
@@ -171,11 +172,13 @@ async def _edit(
     version = _version(form)
     anchor = form.get("anchor") if isinstance(form.get("anchor"), str) else None
     try:
-        change, note = build(form, draft)
+        change, note, *after = build(form, draft)
         await run_in_threadpool(
             update_draft, _settings(request), _store(request), draft.id, change,
             base_version=version, actor=user.name, note=note,
         )
+        for then in after:
+            await run_in_threadpool(then, _store(request), user.name)
     except StaleEdit as exc:
         return await _draft_page(request, draft_id, 409, error=str(exc), refill=refill(form) if refill else {})
     except UserError as exc:
@@ -423,7 +426,43 @@ async def item_category(request: Request, draft_id: str):
         def change(e: DraftEdits) -> None:
             e.categories[item.url] = slug
 
-        return change, f"catégorie de « {_short(item.title)} » : {taxonomy.label(slug)}"
+        def remember(store, actor: str) -> None:
+            # The correction is kept in the home: later runs file the same URL, and the
+            # same source's series, under this category (and learn from it).
+            from newsletter.curate.classify import record_correction
+
+            record_correction(store, item, slug, actor)
+
+        return change, f"catégorie de « {_short(item.title)} » : {taxonomy.label(slug)}", remember
+
+    return await _edit(request, draft_id, build)
+
+
+@router.post("/drafts/{draft_id}/suggestions")
+async def answer_suggestion(request: Request, draft_id: str):
+    """The officer confirms (same story: one press item "également dans …") or dismisses a likely copy."""
+    def build(form, draft):
+        url, other = _field(form, "url"), _field(form, "other_url")
+        answer = _field(form, "answer")
+        if answer not in ("confirm", "dismiss"):
+            raise EditRefused("Réponse inconnue : choisissez « Même information » ou « Informations différentes ».")
+        entries = [e for e in (draft.manifest.get("curation") or {}).get("suggested") or []
+                   if e.get("url") == url and e.get("other_url") == other]
+        if not entries:
+            raise EditRefused("Cette suggestion n'existe pas (ou plus) : rechargez la page.")
+        entry = entries[0]
+        if entry.get("answered"):
+            raise EditRefused("Cette suggestion a déjà reçu une réponse : rechargez la page.")
+        key = "confirmed" if answer == "confirm" else "dismissed"
+
+        def change(e: DraftEdits) -> None:
+            answers = e.extra.setdefault("suggestions", {})
+            pair = [url, other]
+            if pair not in answers.setdefault(key, []):
+                answers[key].append(pair)
+
+        what = "regroupées (même information)" if key == "confirmed" else "gardées séparées"
+        return change, f"« {_short(entry.get('title') or url)} » et « {_short(entry.get('other_title') or other)} » {what}"
 
     return await _edit(request, draft_id, build)
 

@@ -175,6 +175,7 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "sections": sections,
         "removed": removed,
         "merged": merged,
+        "suggested": [e for e in (draft.manifest.get("curation") or {}).get("suggested") or []],
         "categories": [{"slug": s, "label": labels.get(s, s)} for s in getattr(taxonomy, "slugs", [])],
         "announcements": announcements,
         "item_posts": list(by_item.values()),
