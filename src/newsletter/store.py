@@ -194,6 +194,22 @@ class Store:
         except (ArgumentError, OperationalError, ImportError) as exc:
             raise StoreError(f"cannot open database {url!r}: {exc}") from None
 
+    # -- the officer's category corrections (newsletter.curate.classify) -----
+
+    def add_correction(self, row: dict[str, Any]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(category_corrections).values(at=utcnow(), **row))
+
+    def corrections(self) -> list[dict[str, Any]]:
+        """Every category correction, oldest first (a later one wins)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(category_corrections).order_by(category_corrections.c.id)).all()
+        return [
+            {"url": r.url, "source": r.source, "outlet": r.outlet, "series_key": r.series_key, "title": r.title,
+             "summary": r.summary, "category": r.category, "actor": r.actor, "at": as_aware(r.at).isoformat()}
+            for r in rows
+        ]
+
     # -- source state (the protocol collect.StateStore expects) -------------
 
     def get(self, name: str):
@@ -674,23 +690,3 @@ category_corrections = Table(
     Column("actor", String(200)),
     Column("at", DateTime(timezone=True), nullable=False),
 )
-
-
-def _add_correction(self: Store, row: dict[str, Any]) -> None:
-    with self.engine.begin() as conn:
-        conn.execute(insert(category_corrections).values(at=utcnow(), **row))
-
-
-def _corrections(self: Store) -> list[dict[str, Any]]:
-    """Every category correction, oldest first (a later one wins)."""
-    with self.engine.connect() as conn:
-        rows = conn.execute(select(category_corrections).order_by(category_corrections.c.id)).all()
-    return [
-        {"url": r.url, "source": r.source, "outlet": r.outlet, "series_key": r.series_key, "title": r.title,
-         "summary": r.summary, "category": r.category, "actor": r.actor, "at": as_aware(r.at).isoformat()}
-        for r in rows
-    ]
-
-
-Store.add_correction = _add_correction  # type: ignore[attr-defined]
-Store.corrections = _corrections  # type: ignore[attr-defined]
