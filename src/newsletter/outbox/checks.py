@@ -476,6 +476,11 @@ def _plural(n: int, one: str, many: str) -> str:
     return f"{n} {one if n == 1 else many}"
 
 
+def _failed(name: str, details: list[str], culprits: list[str], one: str, many: str) -> CheckResult:
+    """A failed check whose label counts its problems ("2 liens ne répondent pas")."""
+    return CheckResult(name, False, _plural(len(details), one, many), details, culprits=culprits)
+
+
 def _line_of(text: str, pos: int) -> int:
     return text.count("\n", 0, pos) + 1
 
@@ -598,13 +603,7 @@ def check_empty_sections(c: _Content) -> CheckResult:
         problems.append("la lettre ne contient aucun élément : ni à la une, ni agenda, ni actualité")
         culprits.append("issue:empty")
     if problems:
-        return CheckResult(
-            "empty_sections",
-            False,
-            _plural(len(problems), "section vide", "sections vides"),
-            problems,
-            culprits=culprits,
-        )
+        return _failed("empty_sections", problems, culprits, "section vide", "sections vides")
     return CheckResult("empty_sections", True, "Aucune section vide")
 
 
@@ -664,13 +663,7 @@ def check_placeholders(c: _Content) -> CheckResult:
         if isinstance(post, dict):
             scan(f"le post {post.get('platform', i)} ({SOCIAL_FILE})", str(post.get("text") or ""), lines=False)
     if details:
-        return CheckResult(
-            "placeholders",
-            False,
-            _plural(len(details), "champ non remplacé", "champs non remplacés"),
-            details,
-            culprits=culprits,
-        )
+        return _failed("placeholders", details, culprits, "champ non remplacé", "champs non remplacés")
     note = [f"« {p} » sera remplacé par le lien de désinscription à l'envoi" for p in sorted(c.exempt)]
     return CheckResult("placeholders", True, "Aucun champ non remplacé", note)
 
@@ -729,13 +722,7 @@ def check_schemes(c: _Content) -> CheckResult:
                 )
                 culprits.append(key)
     if details:
-        return CheckResult(
-            "schemes",
-            False,
-            _plural(len(details), "lien n'est pas en http(s) ou mailto", "liens ne sont pas en http(s) ou mailto"),
-            details,
-            culprits=culprits,
-        )
+        return _failed("schemes", details, culprits, "lien n'est pas en http(s) ou mailto", "liens ne sont pas en http(s) ou mailto")
     return CheckResult("schemes", True, "Tous les liens sont en http(s) ou mailto")
 
 
@@ -763,13 +750,7 @@ def check_alt_text(c: _Content) -> CheckResult:
             continue
         culprits.append(src)
     if details:
-        return CheckResult(
-            "alt_text",
-            False,
-            _plural(len(details), "image sans texte alternatif", "images sans texte alternatif"),
-            details,
-            culprits=culprits,
-        )
+        return _failed("alt_text", details, culprits, "image sans texte alternatif", "images sans texte alternatif")
     if not images:
         return CheckResult("alt_text", True, "Aucune image")
     return CheckResult("alt_text", True, f"Toutes les images ont un texte alternatif ({_plural(len(images), 'image', 'images')})")
@@ -801,13 +782,7 @@ def check_social(c: _Content) -> CheckResult:
             details.append(f"post {name} n° {i} « {start}… » : {length} caractères pour {limit} autorisés")
             culprits.append(f"{i}:{platform}")
     if details:
-        return CheckResult(
-            "social",
-            False,
-            _plural(len(details), "post trop long", "posts trop longs"),
-            details,
-            culprits=culprits,
-        )
+        return _failed("social", details, culprits, "post trop long", "posts trop longs")
     return CheckResult("social", True, f"Tous les posts respectent la limite de leur réseau ({len(posts)} posts)")
 
 
