@@ -104,6 +104,27 @@ draft_edits = Table(
 )
 
 
+def status_compare_and_set(
+    conn: Connection, table: Table, row_id: Any, allowed_from: Iterable[str], to: str, now: datetime
+) -> str | None:
+    """Set ``table``'s row ``row_id`` to status ``to`` only if its status is in ``allowed_from``.
+
+    The compare-and-set behind every guarded status change (drafts,
+    subscribers): read the current status, then one UPDATE conditioned on it,
+    so that two writers racing on one row cannot both win. Returns the status
+    it replaced, or None when the row is missing or not in an allowed status
+    (nothing changed). The caller writes its audit event in the same
+    transaction.
+    """
+    current = conn.execute(select(table.c.status).where(table.c.id == row_id)).scalar()
+    if current is None or current not in set(allowed_from):
+        return None
+    res = conn.execute(
+        update(table).where(table.c.id == row_id, table.c.status == current).values(status=to, updated_at=now)
+    )
+    return current if res.rowcount == 1 else None
+
+
 class StoreError(UserError):
     """The database cannot be opened or used; the message names the URL."""
 
@@ -301,18 +322,10 @@ class Store:
         transaction with its audit event and with ``on_success(conn)`` (e.g.
         the approval record), so that they are written together or not at all.
         """
-        allowed = list(allowed_from)
         now = utcnow()
         with self.engine.begin() as conn:
-            current = conn.execute(select(drafts.c.status).where(drafts.c.id == draft_id)).scalar()
-            if current is None or current not in allowed:
-                return None
-            res = conn.execute(
-                update(drafts)
-                .where(drafts.c.id == draft_id, drafts.c.status == current)
-                .values(status=to, updated_at=now)
-            )
-            if res.rowcount != 1:
+            current = status_compare_and_set(conn, drafts, draft_id, allowed_from, to, now)
+            if current is None:
                 return None
             conn.execute(
                 insert(draft_events).values(

@@ -25,7 +25,7 @@ from email_validator import EmailNotValidError, validate_email
 from sqlalchemy import func, insert, select, update
 
 from newsletter.errors import UserError
-from newsletter.store import Store, as_aware, subscriber_events, subscribers, utcnow
+from newsletter.store import Store, as_aware, status_compare_and_set, subscriber_events, subscribers, utcnow
 
 ACTIVE = "active"
 UNSUBSCRIBED = "unsubscribed"
@@ -221,15 +221,8 @@ def change_status(store: Store, subscriber_id: int, to: str, *, actor: str, note
         raise SubscriberError(f"statut d'abonné inconnu : {to!r}")
     now = utcnow()
     with store.engine.begin() as conn:
-        current = conn.execute(select(subscribers.c.status).where(subscribers.c.id == subscriber_id)).scalar()
-        if current is None or current not in ALLOWED_FROM[to]:
-            return False
-        res = conn.execute(
-            update(subscribers)
-            .where(subscribers.c.id == subscriber_id, subscribers.c.status == current)
-            .values(status=to, updated_at=now)
-        )
-        if res.rowcount != 1:
+        current = status_compare_and_set(conn, subscribers, subscriber_id, ALLOWED_FROM[to], to, now)
+        if current is None:
             return False
         conn.execute(
             insert(subscriber_events).values(
