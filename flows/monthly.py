@@ -50,17 +50,17 @@ def collect_task(cfg, settings, store):
 
 @task(name="curate", cache_policy=NO_CACHE)
 def curate_task(results, cfg, store: Store):
-    return pipeline.curate_step(results, cfg, store.history())
+    return pipeline.curate_step(results, cfg, store)
 
 
 @task(name="render", cache_policy=NO_CACHE)
-def render_task(issue, cfg):
-    return pipeline.render_step(issue, cfg)
+def render_task(plan, cfg):
+    return pipeline.render_step(plan.issue, cfg, plan.edits)
 
 
 @task(name="queue-draft", retries=2, retry_delay_seconds=5, cache_policy=NO_CACHE)
-def queue_task(settings, store, cfg, results, curation, output, new_draft=False):
-    return pipeline.queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)
+def queue_task(settings, store, cfg, results, curation, plan, output, new_draft=False):
+    return pipeline.queue_step(settings, store, cfg, results, curation, plan, output, new_draft=new_draft)
 
 
 @flow(name="monthly-newsletter", log_prints=False, on_failure=[notify_monthly_failure])
@@ -82,8 +82,10 @@ def monthly_newsletter(
                 settings.max_workers)
     results = collect_task(cfg, settings, store)
     curation = curate_task(results, cfg, store)
-    output = render_task(curation.issue, cfg)
-    draft = queue_task(settings, store, cfg, results, curation, output, new_draft)
+    # the month's pending draft and the officer's edits on it, applied before the one render
+    plan = pipeline.prepare_draft(store, cfg, curation, new_draft=new_draft)
+    output = render_task(plan, cfg)
+    draft = queue_task(settings, store, cfg, results, curation, plan, output, new_draft)
     logger.info("Draft %s queued in %s", draft.id, draft.path)
     print(pipeline.run_summary(draft))
     artifacts.monthly_report(draft, settings)

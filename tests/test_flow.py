@@ -82,3 +82,61 @@ def test_flow_retries_transient_errors_only(prefect_harness, server, tmp_path, m
     titles = {i["title"] for items in issue["news"].values() for i in items}
     assert "Quartiers 2030 : les pilotes se retrouvent" in titles
     assert "Cités éducatives : un réseau régional" in titles
+
+
+def test_a_second_run_of_the_month_keeps_the_officers_work_and_renders_once(prefect_harness, server, tmp_path,
+                                                                              monkeypatch):
+    """The real monthly flow (not only the plain pipeline) applies the officer's
+    category corrections and keeps her edits of the pending draft, rendering it once."""
+    import flows.monthly as monthly
+    from newsletter import pipeline
+    from newsletter.curate.classify import Taxonomy, record_correction
+    from newsletter.models import Issue
+    from newsletter.outbox.edits import save_edits
+    from newsletter.store import Store
+
+    feed = RSS.replace(
+        "</channel>",
+        "<item><title>Webinaire flash : la mobilité des seniors</title>"
+        "<link>https://www.irev.fr/actualites/mobilite-seniors</link>"
+        "<description>Une heure d'échanges entre professionnels.</description>"
+        "<pubDate>Thu, 19 Nov 2026 10:00:00 +0100</pubDate></item></channel>",
+    ).format(title="IREV", item="Webinaire flash : les jardins partagés", slug="jardins-partages")
+    server.add("/irev.xml", feed, headers={"Content-Type": "application/rss+xml"})
+    sources = tmp_path / "sources.yaml"
+    sources.write_text(
+        f"sources:\n  - name: IREV – actualités\n    kind: article\n    type: feed\n    url: {server.url('/irev.xml')}\n",
+        encoding="utf-8",
+    )
+    first = monthly.monthly_newsletter(sources=str(sources), month="2026-10", today="2026-10-22")
+    settings = monthly.Settings.from_env()
+    store = Store(settings.database_url)
+    outbox = Path(settings.outbox)
+
+    def news(draft_id):
+        issue = Issue.from_dict(json.loads((outbox / draft_id / "issue.json").read_text(encoding="utf-8")))
+        return {i.url: i for i in issue.all_items()}
+
+    jardins = news(first)["https://www.irev.fr/actualites/jardins-partages"]
+    target = next(s for s in Taxonomy.default().slugs if s not in (jardins.category, "autres"))
+    record_correction(store, jardins, target, actor="chargée de communication")
+
+    def write_editorial(e):
+        e.editorial = "Bonne lecture à toutes et à tous."
+
+    save_edits(store, first, write_editorial, base_version=None, actor="chargée de communication", note="édito")
+
+    renders = []
+    real_render = pipeline._render
+    monkeypatch.setattr(pipeline, "_render", lambda *a, **k: renders.append(1) or real_render(*a, **k))
+    second = monthly.monthly_newsletter(sources=str(sources), month="2026-10", today="2026-10-23")
+
+    assert second == first  # the pending draft is updated in place
+    items = news(second)
+    assert items["https://www.irev.fr/actualites/jardins-partages"].category == target  # same URL
+    assert items["https://www.irev.fr/actualites/mobilite-seniors"].category == target  # same source's series
+    manifest = json.loads((outbox / second / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["editorial"] == "Bonne lecture à toutes et à tous."
+    assert "Bonne lecture à toutes et à tous." in (outbox / second / "newsletter.txt").read_text(encoding="utf-8")
+    assert "refreshed" in manifest
+    assert len(renders) == 1

@@ -190,16 +190,16 @@ class RenderOutput:
     plan: dict[str, Any] = field(default_factory=dict)  # plan.json: period, rules, left-out candidates
 
 
-def curate_step(results: list[SourceResult], cfg: RunConfig, history: list[Any],
-                corrections: list[dict[str, Any]] | None = None):
-    """Curate the collected items. ``corrections``: the officer's category
-    corrections (``Store.corrections()``). An item that makes curation fail
+def curate_step(results: list[SourceResult], cfg: RunConfig, store: Store):
+    """Curate the collected items against the store's history (items already
+    sent) and the officer's category corrections. An item that makes curation fail
     (say, the classifier) is found by curating each item alone, dropped
     (``cfg.dropped``) and the rest curated; a failure no single item causes is raised."""
     from newsletter.curate.curation import curate
 
     start = time.monotonic()
     items = [item for result in results for item in result.items]
+    history, corrections = store.history(), store.corrections()
 
     def run(chosen):
         return curate(
@@ -360,12 +360,40 @@ def check_month_open(store: Store, month: date, *, new_draft: bool = False) -> s
     return pending[-1]["id"] if pending else None
 
 
+@dataclass
+class DraftPlan:
+    """What a run's render step renders: the curation with the officer's edits
+    of the month's pending draft applied (``existing``), or as curated when a
+    new draft is made (``existing`` None)."""
+
+    existing: str | None
+    issue: Issue
+    report: dict[str, Any]
+    edits: Any = None
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_draft(store: Store, cfg: RunConfig, curation: Any, *, new_draft: bool = False) -> DraftPlan:
+    """Find the draft this run goes to and apply its edits, so that it is rendered once.
+
+    Raises MonthLocked like ``check_month_open``."""
+    from newsletter.outbox.edits import apply_edits, load_edits
+
+    existing = check_month_open(store, cfg.month, new_draft=new_draft)
+    if existing is None:
+        return DraftPlan(None, curation.issue, curation.report)
+    edits = load_edits(store, existing)
+    issue, report, notes = apply_edits(curation.issue, curation.report, edits, taxonomy=cfg.taxonomy, strict=False)
+    return DraftPlan(existing, issue, report, edits, notes)
+
+
 def queue_step(
     settings: Settings,
     store: Store,
     cfg: RunConfig,
     results: list[SourceResult],
     curation: Any,
+    plan: DraftPlan,
     output: RenderOutput,
     *,
     new_draft: bool = False,
@@ -384,8 +412,11 @@ def queue_step(
     start = time.monotonic()
     _forget_validators(store, results, cfg.dropped)
     existing = check_month_open(store, cfg.month, new_draft=new_draft)
+    if existing != plan.existing:  # the month changed hands during the run: render again for its draft
+        plan = prepare_draft(store, cfg, curation, new_draft=new_draft)
+        output = render_step(plan.issue, cfg, plan.edits)
     if existing is not None:
-        draft = refresh_draft(settings, store, existing, cfg, results, curation)
+        draft = refresh_draft(settings, store, cfg, results, curation, plan, output)
     else:
         issue: Issue = curation.issue
         manifest = _run_manifest(cfg, results, curation.report, issue, output)
@@ -427,17 +458,16 @@ def _run_manifest(cfg: RunConfig, results: list[SourceResult], report: dict[str,
     }
 
 
-def refresh_draft(settings: Settings, store: Store, draft_id: str, cfg: RunConfig, results: list[SourceResult],
-                  curation: Any):
-    """A new run of the month: new curation, the officer's edits kept, the draft re-rendered in place."""
+def refresh_draft(settings: Settings, store: Store, cfg: RunConfig, results: list[SourceResult],
+                  curation: Any, plan: DraftPlan, output: RenderOutput):
+    """A new run of the month: new curation, the officer's edits kept (``plan``,
+    rendered as ``output``), the pending draft updated in place."""
     from newsletter.outbox.drafts import CURATED_FILE, edit_draft, load_draft
-    from newsletter.outbox.edits import apply_edits, load_edits, save_edits
+    from newsletter.outbox.edits import save_edits
 
+    draft_id, edits, issue, report, notes = plan.existing, plan.edits, plan.issue, plan.report, plan.notes
     draft = load_draft(settings.outbox, draft_id, store)
     old_curated, _ = draft_curated(draft)
-    edits = load_edits(store, draft_id)
-    issue, report, notes = apply_edits(curation.issue, curation.report, edits, taxonomy=cfg.taxonomy, strict=False)
-    output = render_step(issue, cfg, edits)
     old_urls = {i.url for i in old_curated.all_items()}
     new_urls = {i.url for i in curation.issue.all_items()}
     added = sorted(new_urls - old_urls)
@@ -744,6 +774,7 @@ def run_monthly(
     check_month_open(store, month, new_draft=new_draft)  # refuse before collecting anything
     cfg = load_run_config(sources_path, month=month, today=today)
     results = collect_step(cfg, settings, store)
-    curation = curate_step(results, cfg, store.history(), store.corrections())
-    output = render_step(curation.issue, cfg)
-    return queue_step(settings, store, cfg, results, curation, output, new_draft=new_draft)
+    curation = curate_step(results, cfg, store)
+    plan = prepare_draft(store, cfg, curation, new_draft=new_draft)
+    output = render_step(plan.issue, cfg, plan.edits)
+    return queue_step(settings, store, cfg, results, curation, plan, output, new_draft=new_draft)
