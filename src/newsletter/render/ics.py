@@ -43,9 +43,26 @@ def ics_filename(item: Item) -> str:
     return f"{item.start:%Y-%m-%d}-{_slug(item.title)}-{digest}.ics"
 
 
+_CACHE: dict[tuple, bytes] = {}
+_CACHE_SIZE = 512
+
+
 def event_ics(item: Item) -> bytes:
-    """One VEVENT in a VCALENDAR, times in Europe/Paris (or all-day when no hour is known)."""
+    """One VEVENT in a VCALENDAR, times in Europe/Paris (or all-day when no hour is known).
+
+    Cached on every field it reads: each edit on the review page re-renders
+    the month, and building the VTIMEZONE is most of an event's time."""
     _check(item)
+    stamps = tuple(d.isoformat() if d is not None else None for d in (item.start, item.end, item.published))
+    key = (item.key, item.title, stamps, item.location, item.summary, item.registration_url, item.url)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = _event_ics(item)
+    return _CACHE[key]
+
+
+def _event_ics(item: Item) -> bytes:
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")

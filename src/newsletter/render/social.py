@@ -29,6 +29,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
+import functools
 import re
 import unicodedata
 from datetime import datetime
@@ -74,8 +75,13 @@ def _check_platform(platform: str) -> None:
         raise SocialError(f"unknown platform {platform!r} (expected one of {', '.join(PLATFORMS)})")
 
 
+@functools.lru_cache(maxsize=8192)
 def platform_length(text: str, platform: str) -> int:
-    """Length of ``text`` as ``platform`` counts it against its limit."""
+    """Length of ``text`` as ``platform`` counts it against its limit.
+
+    Cached: shortening a post measures the same candidates again, and every
+    edit on the review page re-renders the month's posts (twitter-text's
+    parser is most of a render's time)."""
     _check_platform(platform)
     text = unicodedata.normalize("NFC", text)
     if platform == "x":
