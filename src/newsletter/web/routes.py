@@ -32,6 +32,7 @@ from newsletter.outbox.edits import (
     item_urls,
     load_edits,
     removed_items,
+    stale_error,
     validate_editorial,
     validate_social_text,
 )
@@ -172,6 +173,10 @@ async def _edit(
     version = _version(form)
     anchor = form.get("anchor") if isinstance(form.get("anchor"), str) else None
     try:
+        # A stale form is told so first: what it names may be gone since (a post removed by another editor).
+        current = await run_in_threadpool(load_edits, _store(request), draft.id)
+        if version != current.version:
+            raise stale_error(_store(request), draft.id, version, current)
         change, note, *after = build(form, draft)
         await run_in_threadpool(
             update_draft, _settings(request), _store(request), draft.id, change,
