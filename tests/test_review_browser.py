@@ -36,7 +36,7 @@ DOC_IMAGES = ROOT / "docs" / "img"
 TODAY = date(2026, 11, 23)
 PASSWORD = "un mot de passe solide"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-               "--disable-sync", "--no-first-run", "--lang=fr-FR"]  # French date and time inputs
+               "--disable-sync", "--no-first-run"]
 
 pytestmark = pytest.mark.browser
 
