@@ -348,3 +348,42 @@ def test_hour_line_goes_before_the_title():
     assert x["fits"] and title[:40] in x["text"] and title not in x["text"]  # the title had to be cut...
     assert "9 h 30" not in x["text"] and "mardi 20 janvier 2026" in x["text"]  # ...after the hour line went
     assert "Salle Jean Moulin" not in x["text"] and "#" not in x["text"]  # ...and the place line and hashtags before it
+
+
+def test_a_removed_post_is_listed_and_can_be_put_back_checked_again(branding, planned):
+    from newsletter.render.plan import removed_posts, reset_text, restore_post
+
+    post = _first(planned)
+    edits = remove_post(edit_post(None, post["id"], "Texte à moi https://www.irev.fr"), post["id"])
+    assert [p["id"] for p in removed_posts(planned.posts, edits)] == [post["id"]]
+    summary = planned.summary(branding.posting, apply_plan_edits(planned.posts, edits, branding.posting),
+                              removed_posts(planned.posts, edits))
+    assert summary["planned"] == len(planned.posts) - 1 and [p["id"] for p in summary["removed"]] == [post["id"]]
+    back = restore_post(edits, post["id"], post["scheduled_at"])
+    posts = {p["id"]: p for p in apply_plan_edits(planned.posts, back, branding.posting)}
+    assert posts[post["id"]]["scheduled_at"] == post["scheduled_at"] and posts[post["id"]]["edited"]
+    assert posts[post["id"]]["text"].startswith("Texte à moi")
+    posts = {p["id"]: p for p in apply_plan_edits(planned.posts, reset_text(back, post["id"]), branding.posting)}
+    assert posts[post["id"]]["text"] == post["text"]
+    # put back where another post has since been moved: refused, naming the post put back
+    other = next(p for p in planned.posts if p["channel"] == "linkedin" and p["kind"] == "item"
+                 and not p.get("before") and p["id"] != post["id"])
+    taken = move_post(edits, other["id"], post["scheduled_at"])
+    with pytest.raises(PlanEditError, match="au plus 1 par jour"):
+        apply_plan_edits(planned.posts, restore_post(taken, post["id"], post["scheduled_at"]), branding.posting)
+
+
+def test_free_slot_keeps_the_rules_and_an_added_candidate_is_no_longer_left_out(branding, planned):
+    from newsletter.render.plan import free_slot
+
+    left = next(p for p in planned.left_out if p["reason"] == "not_candidate" and p["channel"] == "x")
+    slot = free_slot(planned.posts, left, branding.posting, start=planned.send_date, end=planned.horizon)
+    assert slot is not None and is_working_day(slot.date()) and planned.send_date <= slot.date() <= planned.horizon
+    edits = add_post(None, channel="x", scheduled_at=slot.isoformat(), from_id=left["id"])
+    posts = apply_plan_edits(planned.posts, edits, branding.posting, left_out=planned.left_out)
+    assert_plan_keeps_the_rules(posts, branding.posting)
+    assert left["id"] not in {p["id"] for p in planned.summary(branding.posting, posts)["left_out"]}
+    # an event's post gets a slot before the event's day, near two weeks before it
+    event = _first(planned, evented=True)
+    at = free_slot(posts, event, branding.posting, start=planned.send_date, end=planned.horizon)
+    assert at is not None and at.date() < datetime.fromisoformat(event["before"]).date()

@@ -1,8 +1,9 @@
 """The officer's review walk in headless Chromium, against a real uvicorn server on 127.0.0.1.
 
 Log in, open the sample draft, remove an item, move one up, feature one, write
-an editorial, push an X post past 280 (the counter warns, approval is
-blocked), fix it, ask for a proof (it reaches a local aiosmtpd server),
+an editorial; in the posting plan's calendar, push an X post past 280 (the
+counter warns, saving is refused), fix it, move a post, remove one, add one;
+ask for a proof (it reaches a local aiosmtpd server),
 approve. Screenshots at 1280 and 375 px go to test-artifacts/, and the ones
 the officer's guide shows to docs/img/. Fails, never skips, without Chromium.
 """
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from aiosmtpd.handlers import Message
 from httpserver import LocalServer, free_port
 
 from newsletter.pipeline import run_monthly
+from newsletter.render.frformat import format_date_fr
 from newsletter.samples import build_sample_site
 from newsletter.settings import Settings
 from newsletter.store import Store
@@ -147,6 +149,23 @@ def _issue(settings, draft_id: str) -> dict:
     return json.loads((settings.outbox / draft_id / "issue.json").read_text(encoding="utf-8"))
 
 
+def _social(settings, draft_id: str) -> list[dict]:
+    return json.loads((settings.outbox / draft_id / "social.json").read_text(encoding="utf-8"))
+
+
+def _free_day(posts: list[dict], channel: str, moving: str | None = None) -> date:
+    """A weekday of the plan (23 November – 22 December 2026, no public holiday in it) without a post on
+    ``channel`` in a week with fewer than five (the default caps), ``moving`` not counted."""
+    taken = [date.fromisoformat(p["scheduled_at"][:10]) for p in posts if p["channel"] == channel and p["id"] != moving]
+    day = date(2026, 11, 24)
+    while day <= date(2026, 12, 22):
+        week = sum(1 for t in taken if t.isocalendar()[:2] == day.isocalendar()[:2])
+        if day.weekday() < 5 and day not in taken and week < 5:
+            return day
+        day += timedelta(days=1)
+    raise AssertionError(f"no free day for {channel} in the sample plan")
+
+
 def _saved(page) -> None:
     status = page.locator(".notice-success")
     status.first.wait_for()
@@ -233,8 +252,19 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         assert preview.get_by_role("link", name="inscrivez-vous").is_visible()
         _shot(page.locator("#editorial"), "editorial-1280.png", doc=True)
 
-        # -- an X post past 280: the counter turns red, approval is blocked
-        x_post = page.locator("#reseaux form.post").filter(has=page.locator('textarea[data-platform="x"]')).first
+        # -- the posting plan: a calendar list grouped by French day labels
+        calendar = page.locator("#calendrier")
+        calendar.scroll_into_view_if_needed()
+        days = calendar.locator(".plan-day-label").all_inner_texts()
+        assert days[0].lower() == "lundi 23 novembre 2026" and "mardi 1er décembre 2026" in [d.lower() for d in days]
+        assert not any(d.lower().startswith(("samedi", "dimanche")) for d in days)
+        page.evaluate("() => document.getElementById('calendrier').scrollIntoView()")
+        box = calendar.bounding_box()
+        _shot(page, "calendrier-1280.png", doc=True,
+              clip={"x": box["x"], "y": max(box["y"], 0), "width": box["width"], "height": 860 - max(box["y"], 0)})
+
+        # -- an X post past 280: the counter turns red, saving is refused with the platform's limit
+        x_post = calendar.locator('li.plan-post[data-platform="x"]').first
         area = x_post.locator("textarea")
         counter = x_post.locator(".counter")
         too_long = "Nouvelle lettre ! " * 16 + "https://www.irev.fr/lettre"
@@ -246,22 +276,60 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         time.sleep(0.6)  # the server's count (same code as the checks) arrives
         assert counter.locator(".count").inner_text() == "311"
         _shot(x_post, "compteur-x-1280.png", doc=True)
-        x_post.get_by_role("button", name="Enregistrer ce post").click()
-        _saved(page)
-        page.get_by_label("Commentaire (facultatif)").fill("Relu, merci !")
-        page.get_by_role("button", name="Valider la lettre").click()
+        x_post.get_by_role("button", name="Enregistrer le texte").click()
         error = page.locator("#error")
         error.wait_for()
-        assert "dépasse la limite" in error.inner_text()
+        assert "au-delà de la limite de 280 de X" in error.inner_text()
         assert store.draft_status(draft.id) == "pending"
 
         # -- fix it: back under the limit
-        x_post = page.locator("#reseaux form.post").filter(has=page.locator('textarea[data-platform="x"]')).first
+        x_post = page.locator('#calendrier li.plan-post[data-platform="x"]').first
         x_post.locator("textarea").fill("La lettre de novembre est parue : https://www.irev.fr/lettre")
         assert "over" not in (x_post.locator(".counter").get_attribute("class") or "")
-        x_post.get_by_role("button", name="Enregistrer ce post").click()
+        x_post.get_by_role("button", name="Enregistrer le texte").click()
         _saved(page)
         assert page.locator("#blocked-social").count() == 0
+
+        # -- move a post to a free Friday afternoon
+        posts = _social(settings, draft.id)
+        resource = next(p for p in posts if p["channel"] == "linkedin" and p.get("item_kind") == "resource"
+                        and not p.get("featured"))
+        free = _free_day(posts, "linkedin", resource["id"])
+        card = page.locator(f'li.plan-post[data-post-id="{resource["id"]}"]')
+        card.locator('input[type="date"]').fill(free.isoformat())
+        card.locator('input[type="time"]').fill("14:30")
+        card.get_by_role("button", name="Déplacer").click()
+        _saved(page)
+        assert f"{format_date_fr(free)} à 14 h 30" in page.locator(".notice-success").first.inner_text()
+        moved = next(p for p in _social(settings, draft.id) if p["id"] == resource["id"])
+        assert moved["scheduled_at"] == f"{free.isoformat()}T14:30:00+01:00"
+        assert resource["title"] in page.locator(f'.plan-day[data-day="{free.isoformat()}"]').inner_text()
+
+        # -- remove one: it shows under "Laissés de côté", with a way to put it back
+        other = [p for p in _social(settings, draft.id) if p["channel"] == "linkedin" and p["kind"] == "item"
+                 and p["id"] != resource["id"]][-1]
+        page.locator(f'li.plan-post[data-post-id="{other["id"]}"]').get_by_role("button", name="Retirer du plan").click()
+        _saved(page)
+        assert other["id"] not in {p["id"] for p in _social(settings, draft.id)}
+        removed = page.locator(f'li.plan-removed[data-post-id="{other["id"]}"]')
+        assert removed.get_by_role("button", name="Remettre dans le plan").is_visible()
+
+        # -- add one: an item the plan left out, on X; its X text comes prefilled
+        plan = json.loads((settings.outbox / draft.id / "plan.json").read_text(encoding="utf-8"))
+        news = next(p for p in plan["left_out"] if p["channel"] == "x" and p["reason"] == "not_candidate")
+        form = page.locator("#plan-add-form")
+        form.get_by_label("Réseau").select_option("x")
+        form.get_by_label("Élément à promouvoir").select_option(news["item_url"])
+        assert form.locator("textarea").input_value() == news["text"]
+        assert form.locator('textarea').get_attribute("data-limit") == "280"
+        free = _free_day(_social(settings, draft.id), "x")
+        form.locator("#add-date").fill(free.isoformat())
+        form.locator("#add-time").fill("16:00")
+        form.get_by_role("button", name="Ajouter au plan").click()
+        _saved(page)
+        added = next(p for p in _social(settings, draft.id) if p["id"] == news["id"])
+        assert added["scheduled_at"] == f"{free.isoformat()}T16:00:00+01:00" and added["text"] == news["text"]
+        assert news["title"] in page.locator(f'.plan-day[data-day="{free.isoformat()}"]').inner_text()
 
         # -- a proof to her own address, through the configured SMTP server
         page.get_by_role("button", name="M'envoyer un BAT").click()
@@ -303,6 +371,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
             _no_horizontal_overflow(page, width)
             assert page.get_by_role("heading", name="Contenu de la lettre").is_visible()
         _shot(page, "brouillon-375.png", doc=True)
+        page.evaluate("() => document.getElementById('calendrier').scrollIntoView()")
+        _shot(page, "calendrier-375.png", doc=True)
         page.goto(server + "/")
         _no_horizontal_overflow(page, 375)
         _shot(page, "liste-brouillons-375.png")

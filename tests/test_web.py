@@ -638,3 +638,211 @@ def test_the_officer_confirms_or_dismisses_a_suggested_copy_in_one_click(ctx, ap
     # the answer is a versioned edit, in the history with the editor's name
     assert load_edits(store, draft.id).extra["suggestions"]
     assert store.draft_events(draft.id)[-1]["actor"] == "camille"
+
+
+# -- the posting plan (calendar) ---------------------------------------------------------------
+
+
+def planned_posts(settings, draft_id: str) -> list[dict]:
+    return json.loads((settings.outbox / draft_id / "social.json").read_text(encoding="utf-8"))
+
+
+def plan_json(settings, draft_id: str) -> dict:
+    return json.loads((settings.outbox / draft_id / "plan.json").read_text(encoding="utf-8"))
+
+
+def buffer_rows(settings, draft_id: str, channel: str) -> list[dict]:
+    import csv
+
+    text = (settings.outbox / draft_id / "buffer" / f"{channel}.csv").read_text(encoding="utf-8")
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+def linkedin_resource(settings, draft_id: str) -> dict:
+    """A LinkedIn post about a resource planned in December (no event date to keep)."""
+    return next(p for p in planned_posts(settings, draft_id) if p["channel"] == "linkedin"
+                and p.get("item_kind") == "resource" and p["scheduled_at"].startswith("2026-12-08"))
+
+
+def plan_post(client, draft_id: str, route: str, /, **data):
+    return client.post(f"/drafts/{draft_id}/plan/{route}", data={**page_fields(client, draft_id), **data},
+                       follow_redirects=False)
+
+
+FREE_SLOT = ("2026-12-04", "14:30")  # a Friday with no LinkedIn post, in a week of four
+
+
+def test_the_draft_page_shows_the_plan_as_a_calendar_grouped_by_french_days(app, ctx):
+    settings, store, draft = ctx
+    client = login(app)
+    page = body(client.get(f"/drafts/{draft.id}"))
+    calendar = page.split('id="calendrier"')[1].split("</section>")[0]
+    assert "Calendrier des publications" in calendar
+    days = re.findall(r'<h3 class="plan-day-label">([^<]+)</h3>', calendar)
+    assert days[0] == "lundi 23 novembre 2026" and "mardi 1er décembre 2026" in days
+    assert "samedi" not in " ".join(days) and "dimanche" not in " ".join(days)
+    for label in ("annonce de la lettre", "événement", "rappel d'inscription", "à la une", "ressource",
+                  "LinkedIn", "X", "10 h", "Déplacer", "Retirer du plan", "Laissés de côté", "Programmer",
+                  "Ajouter un post"):
+        assert label in calendar, label
+    posts = planned_posts(settings, draft.id)
+    x_post = next(p for p in posts if p["channel"] == "x" and p["kind"] == "announcement")
+    assert x_post["text"] in calendar and 'data-platform="x" data-limit="280"' in calendar
+    # the candidates left out for lack of room are listed with the slot "Programmer" would take
+    left = [p for p in plan_json(settings, draft.id)["left_out"] if p["reason"] == "next_letter"]
+    assert left and left[0]["title"] in calendar and "premier créneau libre" in calendar
+
+
+def test_the_officer_moves_a_post_and_social_json_and_the_buffer_csv_follow(app, ctx):
+    settings, store, draft = ctx
+    client = login(app)
+    post = linkedin_resource(settings, draft.id)
+    assert not any(p["channel"] == "linkedin" and p["scheduled_at"].startswith(FREE_SLOT[0])
+                   for p in planned_posts(settings, draft.id))
+    response = plan_post(client, draft.id, "move", post_id=post["id"], date=FREE_SLOT[0], time=FREE_SLOT[1])
+    assert response.status_code == 303, body(response)[-2000:]
+    page = body(client.get(response.headers["location"]))
+    assert "déplacé au vendredi 4 décembre 2026 à 14 h 30" in page
+    moved = next(p for p in planned_posts(settings, draft.id) if p["id"] == post["id"])
+    assert moved["scheduled_at"] == "2026-12-04T14:30:00+01:00"
+    row = next(r for r in buffer_rows(settings, draft.id, "linkedin") if r["Text"] == post["text"])
+    assert row["Posting Time"] == "2026-12-04 14:30"
+    day = page.split("vendredi 4 décembre 2026</h3>")[1].split('class="plan-day"')[0]
+    assert post["title"] in day and "14 h 30" in day
+    assert load_edits(store, draft.id).extra["plan"]["posts"][post["id"]]["scheduled_at"] == "2026-12-04T14:30"
+    assert "camille" == store.draft_events(draft.id)[-1]["actor"]
+
+
+@pytest.mark.parametrize("when, message", [
+    (("2026-12-05", "10:00"), "samedi 5 décembre 2026 est un week-end"),
+    (("2026-12-04", "21:00"), "hors des heures de bureau"),
+    (("2026-12-25", "10:00"), "jour férié"),
+    (("2026-12-01", "10:00"), "au plus 1 par jour"),
+    (("2026-12-04", "after-event"), "doit partir avant l'événement"),
+])
+def test_a_move_that_breaks_a_rule_is_refused_in_french_naming_the_post(app, ctx, when, message):
+    settings, store, draft = ctx
+    client = login(app)
+    post = linkedin_resource(settings, draft.id)
+    day, hour = when
+    if hour == "after-event":  # an event's post moved after the event
+        post = next(p for p in planned_posts(settings, draft.id) if p["channel"] == "linkedin"
+                    and p["kind"] == "item" and (p.get("before") or "").startswith("2026-12-02"))
+        hour = "14:30"
+    before = snapshot(settings, store, draft.id)
+    response = plan_post(client, draft.id, "move", post_id=post["id"], date=day, time=hour)
+    assert response.status_code == 400
+    error = body(response).split('id="error"')[1].split("</div>")[0]
+    assert message in error and post["title"][:40] in error and "LinkedIn" in error
+    assert snapshot(settings, store, draft.id) == before
+
+
+def test_a_text_over_x_limit_is_refused_and_a_good_one_saved(app, ctx):
+    settings, store, draft = ctx
+    client = login(app)
+    x_post = next(p for p in planned_posts(settings, draft.id) if p["channel"] == "x" and p["kind"] == "item")
+    before = snapshot(settings, store, draft.id)
+    response = plan_post(client, draft.id, "edit", post_id=x_post["id"], text="Trop long " * 30)
+    assert response.status_code == 400
+    assert "au-delà de la limite de 280 de X" in body(response) and x_post["title"][:40] in body(response)
+    assert "Trop long Trop long" in body(response)  # her text is still in the box
+    assert snapshot(settings, store, draft.id) == before
+    response = plan_post(client, draft.id, "edit", post_id=x_post["id"], text="Plus court : https://www.irev.fr/x")
+    assert response.status_code == 303
+    saved = next(p for p in planned_posts(settings, draft.id) if p["id"] == x_post["id"])
+    assert saved["text"] == "Plus court : https://www.irev.fr/x" and saved["length"] == len("Plus court : ") + 23
+    assert saved["scheduled_at"] == x_post["scheduled_at"]
+    assert "texte modifié" in body(client.get(f"/drafts/{draft.id}"))
+    plan_post(client, draft.id, "edit", post_id=x_post["id"], action="reset")
+    assert next(p for p in planned_posts(settings, draft.id) if p["id"] == x_post["id"])["text"] == x_post["text"]
+
+
+def test_a_removed_post_leaves_social_json_shows_as_removed_and_can_be_put_back(app, ctx):
+    settings, store, draft = ctx
+    client = login(app)
+    post = linkedin_resource(settings, draft.id)
+    response = plan_post(client, draft.id, "remove", post_id=post["id"])
+    assert response.status_code == 303
+    assert post["id"] not in {p["id"] for p in planned_posts(settings, draft.id)}
+    assert post["text"] not in {r["Text"] for r in buffer_rows(settings, draft.id, "linkedin")}
+    assert [p["id"] for p in plan_json(settings, draft.id)["removed"]] == [post["id"]]
+    page = body(client.get(f"/drafts/{draft.id}"))
+    removed = page.split("Retirés par vous")[1]
+    assert post["title"] in removed.split("</li>")[0] and "Remettre dans le plan" in removed
+    response = plan_post(client, draft.id, "restore", post_id=post["id"])
+    assert response.status_code == 303
+    back = next(p for p in planned_posts(settings, draft.id) if p["id"] == post["id"])
+    assert back["scheduled_at"] == post["scheduled_at"] and plan_json(settings, draft.id)["removed"] == []
+
+
+def test_the_officer_schedules_a_left_out_candidate_and_adds_her_own_post(app, ctx):
+    settings, store, draft = ctx
+    client = login(app)
+    page = client.get(f"/drafts/{draft.id}").text
+    # "Programmer": the form carries the free slot the page proposes
+    left = next(p for p in plan_json(settings, draft.id)["left_out"] if p["reason"] == "next_letter"
+                and p["channel"] == "x")
+    form = page.split(f'name="from_id" value="{left["id"]}"')[1].split("</form>")[0]
+    day = re.search(r'name="date" value="([^"]+)"', form).group(1)
+    hour = re.search(r'name="time" value="([^"]+)"', form).group(1)
+    response = plan_post(client, draft.id, "add", from_id=left["id"], channel="x", date=day, time=hour)
+    assert response.status_code == 303, body(response)[-2000:]
+    added = next(p for p in planned_posts(settings, draft.id) if p["id"] == left["id"])
+    assert added["scheduled_at"].startswith(f"{day}T{hour}") and added["text"] == left["text"] and added["added"]
+    assert left["id"] not in {p["id"] for p in plan_json(settings, draft.id)["left_out"]}
+    # her own post, about the letter: validated like the others
+    announcement = next(p for p in planned_posts(settings, draft.id) if p["channel"] == "linkedin"
+                        and p["kind"] == "announcement")
+    before = snapshot(settings, store, draft.id)
+    response = plan_post(client, draft.id, "add", channel="linkedin", item="announcement", date="2026-12-05",
+                         time="10:00", text="")
+    assert response.status_code == 400 and "week-end" in body(response)
+    assert snapshot(settings, store, draft.id) == before
+    response = plan_post(client, draft.id, "add", channel="linkedin", item="announcement", date="2026-12-04",
+                         time="16:00", text="")
+    assert response.status_code == 303, body(response)[-2000:]
+    mine = next(p for p in planned_posts(settings, draft.id) if p["id"].startswith("linkedin:added:"))
+    assert mine["text"] == announcement["text"]  # prefilled from the letter's announcement
+    assert mine["scheduled_at"] == "2026-12-04T16:00:00+01:00" and mine["title"] == announcement["title"]
+    assert "2026-12-04 16:00" in {r["Posting Time"] for r in buffer_rows(settings, draft.id, "linkedin")}
+    response = plan_post(client, draft.id, "add", channel="x", item="", date="2026-12-04", time="16:00",
+                         text="Un post " * 40)
+    assert response.status_code == 400 and "au-delà de la limite de 280 de X" in body(response)
+
+
+def test_a_stale_plan_change_is_refused(app, ctx):
+    settings, store, draft = ctx
+    alice, bob = login(app, "alice"), login(app, "bob")
+    bob_fields = page_fields(bob, draft.id)
+    post = linkedin_resource(settings, draft.id)
+    assert plan_post(alice, draft.id, "remove", post_id=post["id"]).status_code == 303
+    before = snapshot(settings, store, draft.id)
+    response = bob.post(f"/drafts/{draft.id}/plan/move", data={**bob_fields, "post_id": post["id"],
+                                                                "date": FREE_SLOT[0], "time": FREE_SLOT[1]})
+    assert response.status_code == 409 and "modifié entre-temps par alice" in body(response)
+    assert snapshot(settings, store, draft.id) == before
+
+
+def test_the_plan_routes_are_csrf_checked_and_approval_covers_the_moved_post(app, ctx):
+    from newsletter.outbox.drafts import latest_approval
+
+    settings, store, draft = ctx
+    assert {f"/drafts/{{draft_id}}/plan/{a}" for a in ("move", "edit", "remove", "add", "restore")} <= set(post_routes(app))
+    client = login(app)
+    post = linkedin_resource(settings, draft.id)
+    assert plan_post(client, draft.id, "move", post_id=post["id"], date=FREE_SLOT[0], time=FREE_SLOT[1]).status_code == 303
+    response = client.post(f"/drafts/{draft.id}/approve",
+                           data={**page_fields(client, draft.id), "comment": "Plan relu",
+                                 "override_reason": "liens externes injoignables depuis les tests"},
+                           follow_redirects=False)
+    assert response.status_code == 303, body(response)[-2000:]
+    assert store.draft_status(draft.id) == "approved"
+    approved = latest_approval(store, draft.id).read(outbox.load_draft(settings.outbox, draft.id, store),
+                                                     "buffer/linkedin.csv").decode("utf-8")
+    import csv
+
+    row = next(r for r in csv.DictReader(io.StringIO(approved)) if r["Text"] == post["text"])
+    assert row["Posting Time"] == "2026-12-04 14:30"
+    # a change to the plan after approval sends the draft back to pending, like any edit
+    assert plan_post(client, draft.id, "remove", post_id=post["id"]).status_code == 303
+    assert store.draft_status(draft.id) == "pending"

@@ -286,13 +286,14 @@ def _render(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
     # The posting plan: social.json holds the planned posts only (each with its scheduled_at);
     # plan.json the period, the rules and the candidates left out.
     plan = posting_plan.plan_posts(drafts, cfg.branding.posting, send_date=max(cfg.today, cfg.month))
-    posts = plan.posts
+    posts, removed = plan.posts, []
     if edits is not None:
         posts = apply_social_edits(posts, edits)
         plan_edits = (edits.extra or {}).get("plan")
         if plan_edits:
+            removed = posting_plan.removed_posts(posts, plan_edits)
             posts = posting_plan.apply_plan_edits(posts, plan_edits, cfg.branding.posting, left_out=plan.left_out)
-    summary = plan.summary(cfg.branding.posting)
+    summary = plan.summary(cfg.branding.posting, posts, removed)
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,

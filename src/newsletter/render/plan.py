@@ -78,8 +78,20 @@ class Plan:
     send_date: date | None = None
     horizon: date | None = None
 
-    def summary(self, posting: Posting) -> dict[str, Any]:
-        """What ``plan.json`` holds: the period, the rules, the counts and the left-out candidates."""
+    def summary(
+        self,
+        posting: Posting,
+        posts: list[dict[str, Any]] | None = None,
+        removed: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        """What ``plan.json`` holds: the period, the rules, the counts and the left-out candidates.
+
+        ``posts``: the posts as the officer's edits left them (default: the
+        planner's); candidates she added are then no longer "left out", and
+        ``removed`` lists the planned posts she took out (so she can put them back).
+        """
+        final = self.posts if posts is None else posts
+        ids = {str(p.get("id")) for p in final}
         return {
             "send_date": self.send_date.isoformat() if self.send_date else None,
             "horizon": self.horizon.isoformat() if self.horizon else None,
@@ -87,11 +99,12 @@ class Plan:
             "office_hours": [posting.office_start, posting.office_end],
             "channels": [
                 {"channel": c.platform, "per_day": c.per_day, "per_week": c.per_week, "times": list(c.times),
-                 "planned": sum(1 for p in self.posts if p.get("channel") == c.platform)}
+                 "planned": sum(1 for p in final if p.get("channel") == c.platform)}
                 for c in posting.channels
             ],
-            "planned": len(self.posts),
-            "left_out": self.left_out,
+            "planned": len(final),
+            "left_out": [p for p in self.left_out if str(p.get("id")) not in ids],
+            "removed": list(removed or []),
         }
 
 
@@ -357,6 +370,30 @@ def remove_post(plan_edits: dict[str, Any] | None, post_id: str) -> dict[str, An
     return data
 
 
+def restore_post(plan_edits: dict[str, Any] | None, post_id: str, scheduled_at: str) -> dict[str, Any]:
+    """New plan edits with a removed post back in the plan at ``scheduled_at`` (checked again, like a move)."""
+    data = _entry(plan_edits)
+    change = data["posts"].setdefault(post_id, {})
+    change.pop("removed", None)
+    change["scheduled_at"] = scheduled_at
+    return data
+
+
+def reset_text(plan_edits: dict[str, Any] | None, post_id: str) -> dict[str, Any]:
+    """New plan edits with ``post_id``'s proposed text back (the officer's text dropped)."""
+    data = _entry(plan_edits)
+    for added in data["added"]:
+        if added.get("id") == post_id:
+            added.pop("text", None)
+            return data
+    change = data["posts"].get(post_id)
+    if change is not None:
+        change.pop("text", None)
+        if not change:
+            del data["posts"][post_id]
+    return data
+
+
 def add_post(
     plan_edits: dict[str, Any] | None,
     *,
@@ -365,8 +402,11 @@ def add_post(
     text: str | None = None,
     from_id: str | None = None,
     url: str | None = None,
+    title: str | None = None,
+    item_url: str | None = None,
 ) -> dict[str, Any]:
-    """New plan edits with one more post: a left-out candidate (``from_id``) or the officer's own text."""
+    """New plan edits with one more post: a left-out candidate (``from_id``) or the officer's own text
+    (``title`` and ``item_url``: the item it promotes, when it promotes one)."""
     data = _entry(plan_edits)
     n = len(data["added"]) + 1
     new_id = from_id or f"{channel}:added:{n}"
@@ -378,6 +418,10 @@ def add_post(
         entry["text"] = text
     if url is not None:
         entry["url"] = url
+    if title:
+        entry["title"] = title
+    if item_url:
+        entry["item_url"] = item_url
     if from_id:
         entry["from"] = from_id
     data["added"].append(entry)
@@ -462,8 +506,8 @@ def apply_plan_edits(
                 raise PlanEditError(f"le post {added['from']} n'est pas parmi les posts laissés de côté")
             post = {k: v for k, v in pool[added["from"]].items() if k not in ("reason", "reason_label")}
         else:
-            post = {"kind": "custom", "item_kind": None, "title": "", "url": added.get("url"),
-                    "item_url": None, "image": None, "category": None, "tags": [], "before": None, "featured": False}
+            post = {"kind": "custom", "item_kind": None, "title": added.get("title") or "", "url": added.get("url"),
+                    "item_url": added.get("item_url"), "image": None, "category": None, "tags": [], "before": None, "featured": False}
         channel = added.get("channel") or post.get("channel") or post.get("platform")
         if posting.channel(channel) is None or channel not in LIMITS:
             raise PlanEditError(f"le réseau {channel!r} n'est pas dans le plan"
@@ -512,3 +556,69 @@ def calendar(posts: Iterable[dict[str, Any]], tz: str = "Europe/Paris") -> list[
         when = _aware(post["scheduled_at"], zone)
         days.setdefault(when.date(), []).append(dict(post, time_label=format_time_fr(when)))
     return [{"day": d.isoformat(), "label": day_label(d), "posts": ps} for d, ps in sorted(days.items())]
+
+
+def removed_posts(posts: Iterable[dict[str, Any]], plan_edits: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The planned posts the officer removed (as they were), so that the review page can offer them back."""
+    data = _entry(plan_edits)
+    gone = {post_id for post_id, change in data["posts"].items() if change.get("removed")}
+    return [dict(p) for p in posts if str(p.get("id")) in gone]
+
+
+def free_slot(
+    posts: Iterable[dict[str, Any]],
+    candidate: dict[str, Any],
+    posting: Posting,
+    *,
+    start: date,
+    end: date,
+) -> datetime | None:
+    """The slot the planner would give ``candidate`` now that ``posts`` are booked, or None.
+
+    A working day from ``start`` to ``end`` (the plan's period), at one of its
+    channel's times, keeping every rule against the channel's other posts;
+    nearest to the candidate's ideal day (an event ``event_lead_days`` before
+    it, a reminder ``reminder_lead_days`` before the deadline, anything else
+    as soon as possible), before its event or deadline.
+    """
+    tz = ZoneInfo(posting.timezone)
+    channel = candidate.get("channel") or candidate.get("platform")
+    if posting.channel(channel) is None:
+        return None
+    book = _Book(posting, channel)
+    for post in posts:
+        if (post.get("channel") or post.get("platform")) == channel and post.get("id") != candidate.get("id"):
+            book.book(_aware(post["scheduled_at"], tz))
+    before = _aware(candidate.get("before"), tz)
+    last, ideal = end, start
+    if before is not None:
+        if candidate.get("kind") == "reminder":
+            last, ideal = min(end, before.date()), before.date() - timedelta(days=posting.reminder_lead_days)
+        else:
+            last, ideal = min(end, before.date() - timedelta(days=1)), before.date() - timedelta(days=posting.event_lead_days)
+    for day in sorted(_working_days(start, last), key=lambda d: (abs((d - ideal).days), d)):
+        when = book.free_time(day, before)
+        if when is not None:
+            return when
+    return None
+
+
+KIND_LABELS = {
+    "announcement": "annonce de la lettre",
+    "reminder": "rappel d'inscription",
+    "custom": "post ajouté",
+}
+ITEM_KIND_LABELS = {"event": "événement", "resource": "ressource", "article": "actualité", "press": "presse"}
+
+
+def kind_label(post: dict[str, Any]) -> str:
+    """What a post is about, as the officer's calendar says it: "annonce de la lettre", "événement",
+    "rappel d'inscription", "à la une", "ressource", "actualité" or "post ajouté"."""
+    kind = post.get("kind")
+    if kind in KIND_LABELS:
+        return KIND_LABELS[kind]
+    if post.get("item_kind") == "event":
+        return "événement"
+    if post.get("featured"):
+        return "à la une"
+    return ITEM_KIND_LABELS.get(post.get("item_kind") or "", "élément")

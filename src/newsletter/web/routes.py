@@ -32,6 +32,7 @@ from newsletter.outbox.edits import (
     item_urls,
     load_edits,
     removed_items,
+    stale_error,
     validate_editorial,
     validate_social_text,
 )
@@ -172,6 +173,10 @@ async def _edit(
     version = _version(form)
     anchor = form.get("anchor") if isinstance(form.get("anchor"), str) else None
     try:
+        # A stale form is told so first: what it names may be gone since (a post removed by another editor).
+        current = await run_in_threadpool(load_edits, _store(request), draft.id)
+        if version != current.version:
+            raise stale_error(_store(request), draft.id, version, current)
         change, note, *after = build(form, draft)
         await run_in_threadpool(
             update_draft, _settings(request), _store(request), draft.id, change,
@@ -508,6 +513,170 @@ async def edit_social(request: Request, draft_id: str):
 
     return await _edit(request, draft_id, build,
                        refill=lambda f: {"social_key": str(f.get("key") or ""), "social_text": str(f.get("text") or "")})
+
+
+# -- the posting plan: move, edit, remove, put back, add ------------------------------------------
+
+DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+TIME = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+
+
+def _planned(draft: outbox.Draft) -> dict[str, dict[str, Any]]:
+    """The draft's planned posts (``social.json``) by id."""
+    return {p["id"]: p for p in views.social_posts(draft) if p.get("id") and p.get("scheduled_at")}
+
+
+def _plan_post(draft: outbox.Draft, form) -> dict[str, Any]:
+    post = _planned(draft).get(_field(form, "post_id", max_len=200))
+    if post is None:
+        raise EditRefused("Ce post n'est pas (ou plus) dans le plan : rechargez la page.")
+    return post
+
+
+def _when(form, what: str) -> str:
+    """``date`` and ``time`` of a form as "2026-12-02T10:00" (the plan's time zone is added by the domain)."""
+    day, hour = _field(form, "date", max_len=20), _field(form, "time", max_len=20)
+    if not DATE.match(day) or not TIME.match(hour):
+        raise EditRefused(f"{what} : indiquez une date (jj/mm/aaaa) et une heure (hh:mm).")
+    return f"{day}T{hour}"
+
+
+def _post_label(post: dict[str, Any]) -> str:
+    from newsletter.render.plan import PLATFORM_LABELS
+
+    channel = post.get("channel") or post.get("platform") or ""
+    return f"post {PLATFORM_LABELS.get(channel, channel)} « {_short(post.get('title') or post.get('text') or '', 50)} »"
+
+
+def _when_label(value: str) -> str:
+    from datetime import datetime
+
+    from newsletter.render.plan import when_label
+
+    return when_label(datetime.fromisoformat(value))
+
+
+def _plan_change(update: Callable[[dict[str, Any] | None], dict[str, Any]]) -> Callable[[DraftEdits], None]:
+    def change(e: DraftEdits) -> None:
+        e.extra["plan"] = update(e.extra.get("plan"))
+
+    return change
+
+
+@router.post("/drafts/{draft_id}/plan/move")
+async def plan_move(request: Request, draft_id: str):
+    from newsletter.render.plan import move_post
+
+    def build(form, draft):
+        post = _plan_post(draft, form)
+        when = _when(form, f"Déplacer le {_post_label(post)}")
+        return (_plan_change(lambda data: move_post(data, post["id"], when)),
+                f"{_post_label(post)} déplacé au {_when_label(when)}")
+
+    return await _edit(request, draft_id, build)
+
+
+@router.post("/drafts/{draft_id}/plan/edit")
+async def plan_edit(request: Request, draft_id: str):
+    from newsletter.render.plan import edit_post, reset_text
+
+    def build(form, draft):
+        post = _plan_post(draft, form)
+        if _field(form, "action") == "reset":
+            return _plan_change(lambda data: reset_text(data, post["id"])), f"{_post_label(post)} : texte proposé rétabli"
+        text = validate_social_text(_field(form, "text", max_len=20_000))
+        return _plan_change(lambda data: edit_post(data, post["id"], text)), f"{_post_label(post)} : texte modifié"
+
+    return await _edit(request, draft_id, build,
+                       refill=lambda f: {"plan_post": str(f.get("post_id") or ""), "plan_text": str(f.get("text") or "")})
+
+
+@router.post("/drafts/{draft_id}/plan/remove")
+async def plan_remove(request: Request, draft_id: str):
+    from newsletter.render.plan import remove_post
+
+    def build(form, draft):
+        post = _plan_post(draft, form)
+        return _plan_change(lambda data: remove_post(data, post["id"])), f"{_post_label(post)} retiré du plan"
+
+    return await _edit(request, draft_id, build)
+
+
+@router.post("/drafts/{draft_id}/plan/restore")
+async def plan_restore(request: Request, draft_id: str):
+    from newsletter.render.plan import restore_post
+
+    def build(form, draft):
+        post_id = _field(form, "post_id", max_len=200)
+        found = [p for p in views.plan_file(draft).get("removed") or [] if p.get("id") == post_id]
+        if not found:
+            raise EditRefused("Ce post n'est pas parmi les posts retirés : rechargez la page.")
+        post = found[0]
+        when = post["scheduled_at"]
+        return (_plan_change(lambda data: restore_post(data, post_id, when)),
+                f"{_post_label(post)} remis au {_when_label(when)}")
+
+    return await _edit(request, draft_id, build)
+
+
+@router.post("/drafts/{draft_id}/plan/add")
+async def plan_add(request: Request, draft_id: str):
+    """A post added to the plan: a left-out candidate ("Programmer": ``from_id``), or the officer's
+    choice of channel and item (the letter's announcement, or none), day, time and text."""
+    from newsletter.render.plan import PLATFORM_LABELS, add_post
+
+    def build(form, draft):
+        summary = views.plan_file(draft)
+        channel = _field(form, "channel", max_len=40)
+        from_id = _field(form, "from_id", max_len=200)
+        key = _field(form, "item", max_len=3000)
+        text = _field(form, "text", max_len=20_000)
+        when = _when(form, "Ajouter un post")
+        left_out = {p["id"]: p for p in summary.get("left_out") or []}
+        if not from_id and key:
+            # the item's draft on that channel, when the plan left it out
+            from_id = next((i for i, p in left_out.items() if views.item_key(p) == key
+                            and p.get("platform") == channel and p.get("kind") != "reminder"), "")
+        if from_id:
+            if from_id not in left_out:
+                raise EditRefused("Ce post n'est pas (ou plus) parmi les posts laissés de côté : rechargez la page.")
+            candidate = left_out[from_id]
+            channel = candidate.get("platform") or channel
+            kept = validate_social_text(text) if text else None
+
+            def update(data):
+                return add_post(data, channel=channel, scheduled_at=when, from_id=from_id, text=kept)
+
+            return _plan_change(update), f"{_post_label(candidate)} programmé le {_when_label(when)}"
+        if channel not in PLATFORM_LABELS:
+            raise EditRefused("Choisissez le réseau du post.")
+        # An item already planned on that channel (or the announcement): one more post, its text prefilled.
+        source = None
+        if key:
+            pool = views.social_posts(draft) + list(summary.get("removed") or [])
+            source = next((p for p in pool if views.item_key(p) == key and p.get("kind") != "reminder"), None)
+            if source is None:
+                raise EditRefused("Cet élément n'est pas dans ce brouillon : rechargez la page.")
+            if not text:
+                same = next((p for p in pool if views.item_key(p) == key and p.get("platform") == channel
+                             and p.get("kind") != "reminder"), source)
+                text = same.get("text") or ""
+        kept = validate_social_text(text)
+        title = (source or {}).get("title") or None
+        item_url = (source or {}).get("item_url") or None
+        url = (source or {}).get("url") or None
+
+        def custom(data):
+            return add_post(data, channel=channel, scheduled_at=when, text=kept, url=url, title=title,
+                            item_url=item_url)
+
+        what = f"« {_short(title, 50)} »" if title else f"« {_short(kept, 50)} »"
+        return _plan_change(custom), f"post {PLATFORM_LABELS[channel]} {what} ajouté le {_when_label(when)}"
+
+    return await _edit(request, draft_id, build,
+                       refill=lambda f: {"add_text": str(f.get("text") or ""), "add_channel": str(f.get("channel") or ""),
+                                         "add_item": str(f.get("item") or ""), "add_date": str(f.get("date") or ""),
+                                         "add_time": str(f.get("time") or "")})
 
 
 # -- status: approve, reject, reopen; proof; checks --------------------------------------------

@@ -8,10 +8,13 @@ import json
 from datetime import datetime
 from typing import Any
 
+from zoneinfo import ZoneInfo
+
 from babel.dates import format_datetime
 
 from newsletter.normalize import PARIS
 from newsletter.outbox.drafts import STATUS_LABELS_FR, Draft
+from newsletter.render.frformat import format_time_fr
 from newsletter.outbox.edits import (
     FEATURED,
     DraftEdits,
@@ -180,6 +183,8 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "announcements": announcements,
         "item_posts": list(by_item.values()),
         "posts_over_limit": [p for p in posts if not p["fits"]],
+        "plan": plan_view(draft),
+        "limits": _limits(),
         "text": text_path.read_text(encoding="utf-8") if text_path.exists() else "",
         "events": events,
         "checks": last_checks(store, draft),
@@ -228,9 +233,171 @@ def social_posts(draft: Draft) -> list[dict[str, Any]]:
                 "limit": limit,
                 "fits": not limit or length <= limit,
                 "edited": bool(post.get("edited")),
+                "id": str(post.get("id") or ""),
+                "channel": post.get("channel") or platform,
+                "item_kind": post.get("item_kind"),
+                "featured": bool(post.get("featured")),
+                "before": post.get("before"),
+                "scheduled_at": post.get("scheduled_at"),
+                "added": bool(post.get("added")),
             }
         )
     return out
+
+
+def _limits() -> dict[str, int]:
+    from newsletter.render.social import LIMITS
+
+    return dict(LIMITS)
+
+
+def plan_file(draft: Draft) -> dict[str, Any]:
+    """``plan.json`` of a draft ({} when the draft has none)."""
+    path = draft.file("plan.json")
+    if not path.exists():
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def post_anchor(post_id: str) -> str:
+    """The page anchor of a planned post ("post-linkedin-item-0123abcd…")."""
+    import re
+
+    return ("post-" + re.sub(r"[^a-z0-9]+", "-", str(post_id).lower())).strip("-")[:60]
+
+
+def _plan_post(post: dict[str, Any], tz: str) -> dict[str, Any]:
+    from newsletter.render import plan as posting_plan
+    from newsletter.render.social import LIMITS, platform_length
+
+    platform = post.get("platform") or post.get("channel") or ""
+    text = post.get("text") or ""
+    length = platform_length(text, platform) if platform in LIMITS else len(text)
+    limit = LIMITS.get(platform, 0)
+    view = {
+        "id": str(post.get("id") or ""),
+        "anchor": post_anchor(post.get("id") or ""),
+        "platform": platform,
+        "channel_label": posting_plan.PLATFORM_LABELS.get(platform, platform),
+        "kind": post.get("kind") or "",
+        "kind_label": posting_plan.kind_label(post),
+        "title": post.get("title") or "",
+        "text": text,
+        "url": post.get("url") or "",
+        "item_url": post.get("item_url"),
+        "length": length,
+        "limit": limit,
+        "fits": not limit or length <= limit,
+        "edited": bool(post.get("edited")),
+        "added": bool(post.get("added")),
+        "reason_label": post.get("reason_label") or "",
+        "reason": post.get("reason") or "",
+        "before_label": "", "scheduled_at": "", "date": "", "time": "", "when_label": "", "time_label": "",
+        "slot_date": "", "slot_time": "", "slot_label": "",
+    }
+    when = post.get("scheduled_at")
+    if when:
+        at = datetime.fromisoformat(when).astimezone(ZoneInfo(tz))
+        view.update(scheduled_at=at.isoformat(), date=f"{at:%Y-%m-%d}", time=f"{at:%H:%M}",
+                    when_label=posting_plan.when_label(at), time_label=format_time_fr(at))
+    if post.get("before"):
+        before = datetime.fromisoformat(post["before"]).astimezone(ZoneInfo(tz))
+        what = "date limite d'inscription" if post.get("kind") == "reminder" else "événement"
+        view["before_label"] = f"{what} : {posting_plan.when_label(before)}"
+    return view
+
+
+def item_key(post: dict[str, Any]) -> str:
+    """What a post promotes, for the add form: the item's URL, or "announcement" for the letter's."""
+    return "announcement" if post.get("kind") == "announcement" else str(post.get("item_url") or "")
+
+
+def plan_view(draft: Draft) -> dict[str, Any] | None:
+    """The posting plan as the review page shows it: a calendar list (one entry per day, French
+    label, posts in time order), the candidates left out (each with the slot "Programmer" would
+    take), the posts the officer removed, and what the add form offers. None without a plan."""
+    from datetime import date
+
+    from newsletter.render import plan as posting_plan
+
+    summary = plan_file(draft)
+    if not summary:
+        return None
+    tz = summary.get("timezone") or "Europe/Paris"
+    raw = []
+    path = draft.file("social.json")
+    if path.exists():
+        raw = [p for p in json.loads(path.read_text(encoding="utf-8")) if p.get("scheduled_at")]
+    days = []
+    for day in posting_plan.calendar(raw, tz):
+        days.append({"day": day["day"], "label": day["label"],
+                     "posts": [_plan_post(p, tz) for p in day["posts"]]})
+    posting = _posting(draft)
+    start = date.fromisoformat(summary["send_date"]) if summary.get("send_date") else None
+    end = date.fromisoformat(summary["horizon"]) if summary.get("horizon") else None
+    left_out = []
+    for candidate in summary.get("left_out") or []:
+        view = _plan_post(candidate, tz)
+        slot = None
+        if posting is not None and start and end:
+            slot = posting_plan.free_slot(raw, candidate, posting, start=start, end=end)
+        if slot is not None:
+            view.update(slot_date=f"{slot:%Y-%m-%d}", slot_time=f"{slot:%H:%M}",
+                        slot_label=posting_plan.when_label(slot))
+        left_out.append(view)
+    # "Plus de place" first: what the officer most likely wants back; news not planned, last.
+    order = {"no_room": 0, "too_late": 1, "next_letter": 2, "too_long": 3, "not_candidate": 4}
+    left_out.sort(key=lambda v: (order.get(v["reason"], 5), v["title"], v["platform"]))
+    removed = [_plan_post(p, tz) for p in summary.get("removed") or []]
+    # The add form: every channel, every item with the text its draft proposes on that channel.
+    everything = raw + list(summary.get("left_out") or []) + list(summary.get("removed") or [])
+    items: dict[str, str] = {}
+    texts: dict[str, dict[str, str]] = {}
+    for post in everything:
+        if post.get("kind") == "custom":
+            continue
+        key = item_key(post)
+        if not key:
+            continue
+        if post.get("kind") == "announcement":
+            items.setdefault(key, "Annonce de la lettre")
+        elif post.get("kind") == "item":
+            items.setdefault(key, post.get("title") or key)
+        if post.get("kind") in ("announcement", "item"):
+            texts.setdefault(key, {}).setdefault(post.get("platform") or "", post.get("text") or "")
+    channels = [{"platform": c["channel"], "label": posting_plan.PLATFORM_LABELS.get(c["channel"], c["channel"]),
+                 "per_day": c.get("per_day"), "per_week": c.get("per_week"), "planned": c.get("planned", 0)}
+                for c in summary.get("channels") or []]
+    first_day = days[0]["day"] if days else (summary.get("send_date") or "")
+    return {
+        "days": days,
+        "count": len(raw),
+        "channels": channels,
+        "office_hours": summary.get("office_hours") or ["09:00", "18:00"],
+        "send_date_label": posting_plan.day_label(start) if start else "",
+        "horizon_label": posting_plan.day_label(end) if end else "",
+        "left_out": [v for v in left_out if v["reason"] != "not_candidate"],
+        "not_planned": [v for v in left_out if v["reason"] == "not_candidate"],
+        "removed": removed,
+        "add_items": [{"key": k, "label": v} for k, v in sorted(items.items(), key=lambda kv: (kv[0] != "announcement", kv[1]))],
+        "add_texts": texts,
+        "add_date": first_day,
+    }
+
+
+def _posting(draft: Draft):
+    """The posting rules the draft was planned with (its sources' branding), or None."""
+    from newsletter.errors import UserError
+
+    from newsletter.collect.sources import load_sources
+    from newsletter.pipeline import default_sources
+    from newsletter.render.branding import load_branding
+
+    try:
+        config = load_sources(draft.manifest.get("sources_file") or default_sources())
+        return load_branding(config.branding_path).posting
+    except (UserError, OSError):
+        return None
 
 
 def list_view(drafts: list[Draft], store: Any) -> list[dict[str, Any]]:

@@ -75,9 +75,9 @@
     document.querySelectorAll("textarea[data-platform]").forEach(function (area) {
       var counter = document.getElementById(area.getAttribute("aria-describedby"));
       if (!counter) return;
-      var platform = area.getAttribute("data-platform");
       var timer = null, seq = 0;
       area.addEventListener("input", function () {
+        var platform = area.getAttribute("data-platform");  // the add form's channel can change
         show(area, counter, localLength(area.value, platform));
         clearTimeout(timer);
         var mine = ++seq;
@@ -95,8 +95,38 @@
     });
   }
 
+  // The plan's "Ajouter un post" form: the text is prefilled with the chosen item's draft for the
+  // chosen channel (unless the officer has typed her own), and the counter follows the channel.
+  function setupPlanAdd() {
+    var form = document.getElementById("plan-add-form");
+    var data = document.getElementById("plan-add-texts");
+    if (!form || !data) return;
+    var texts = {};
+    try { texts = JSON.parse(data.textContent); } catch (e) { return; }
+    var channel = form.querySelector("#add-channel"), item = form.querySelector("#add-item");
+    var area = form.querySelector("#add-text");
+    var counter = document.getElementById(area.getAttribute("aria-describedby"));
+    var proposal = "";  // the text last put in the box: replaced on a new choice; her own text is kept
+    function update() {
+      var option = channel.options[channel.selectedIndex];
+      area.setAttribute("data-platform", channel.value);
+      area.setAttribute("data-limit", option.getAttribute("data-limit"));
+      var label = counter.querySelector(".count").nextSibling;
+      if (label) label.nodeValue = " / " + option.getAttribute("data-limit") + " caractères";
+      if (area.value === "" || area.value === proposal) {
+        proposal = (texts[item.value] || {})[channel.value] || "";
+        area.value = proposal;
+      }
+      area.dispatchEvent(new Event("input"));
+    }
+    channel.addEventListener("change", update);
+    item.addEventListener("change", update);
+    if (item.value) update();
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
     setupPreview();
     setupCounters();
+    setupPlanAdd();
   });
 })();
