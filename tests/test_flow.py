@@ -93,6 +93,7 @@ def test_a_second_run_of_the_month_keeps_the_officers_work_and_renders_once(pref
     from newsletter.curate.classify import Taxonomy, record_correction
     from newsletter.models import Issue
     from newsletter.outbox.edits import save_edits
+    from newsletter.render.plan import edit_post
     from newsletter.store import Store
 
     feed = RSS.replace(
@@ -123,6 +124,8 @@ def test_a_second_run_of_the_month_keeps_the_officers_work_and_renders_once(pref
 
     def write_editorial(e):
         e.editorial = "Bonne lecture à toutes et à tous."
+        # a post text for a post the next run no longer plans: named, not fatal
+        e.extra["plan"] = edit_post(None, "linkedin:item:disparu", "Un post disparu https://www.irev.fr/y")
 
     save_edits(store, first, write_editorial, base_version=None, actor="chargée de communication", note="édito")
 
@@ -138,5 +141,5 @@ def test_a_second_run_of_the_month_keeps_the_officers_work_and_renders_once(pref
     manifest = json.loads((outbox / second / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["editorial"] == "Bonne lecture à toutes et à tous."
     assert "Bonne lecture à toutes et à tous." in (outbox / second / "newsletter.txt").read_text(encoding="utf-8")
-    assert "refreshed" in manifest
+    assert any("calendrier" in n and "linkedin:item:disparu" in n for n in manifest["refreshed"]["notes"])
     assert len(renders) == 1

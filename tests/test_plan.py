@@ -387,3 +387,30 @@ def test_free_slot_keeps_the_rules_and_an_added_candidate_is_no_longer_left_out(
     event = _first(planned, evented=True)
     at = free_slot(posts, event, branding.posting, start=planned.send_date, end=planned.horizon)
     assert at is not None and at.date() < datetime.fromisoformat(event["before"]).date()
+
+
+def test_a_new_run_keeps_the_plan_changes_that_still_fit_and_names_the_others(branding, planned):
+    """A new collection of the month re-plans the posts: the officer's changes
+    that still apply are kept; one whose post is gone, or whose slot is now
+    against the rules, is left out and named, and the run does not fail."""
+    moved = _first(planned)
+    kept_text = _first(planned, "x")
+    taken = next(p for p in planned.posts if p["channel"] == "linkedin" and p["id"] != moved["id"]
+                 and p["scheduled_at"] != moved["scheduled_at"])
+    edits = move_post(None, moved["id"], "2025-12-17T15:00")
+    edits = edit_post(edits, kept_text["id"], "Nouveau texte https://www.irev.fr/x")
+    edits = move_post(edits, taken["id"], "2025-12-17T16:00")  # the same day as the first move: over the daily cap
+    edits = edit_post(edits, "linkedin:item:disparu", "Un post dont l'élément a disparu https://www.irev.fr/y")
+    edits = remove_post(edits, "x:item:disparu-aussi")  # removed, and gone anyway: nothing to say
+    with pytest.raises(PlanEditError):
+        apply_plan_edits(planned.posts, edits, branding.posting)  # the officer's page stays strict
+
+    skipped: list[str] = []
+    posts = {p["id"]: p for p in apply_plan_edits(planned.posts, edits, branding.posting, skipped=skipped)}
+    assert posts[moved["id"]]["scheduled_at"] == "2025-12-17T15:00:00+01:00"
+    assert posts[kept_text["id"]]["text"].startswith("Nouveau texte")
+    assert posts[taken["id"]]["scheduled_at"] == taken["scheduled_at"]  # back to the planner's slot
+    assert len(skipped) == 2
+    assert any("linkedin:item:disparu" in s for s in skipped)
+    assert any("ne peut pas partir le" in s for s in skipped)
+    assert_plan_keeps_the_rules(list(posts.values()), branding.posting)

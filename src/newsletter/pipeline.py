@@ -269,9 +269,14 @@ def _only(issue: Issue, chosen: list) -> Issue:
     return _without(issue, {id(i) for i in issue.all_items() if id(i) not in ids})
 
 
-def _render(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
+def _render(issue: Issue, cfg: RunConfig, edits: Any = None, *, strict: bool = False) -> RenderOutput:
     """Render the issue: newsletter (HTML, text, MJML), the month's posting plan
-    (with the officer's post texts and plan changes), Buffer CSVs, .ics."""
+    (with the officer's post texts and plan changes), Buffer CSVs, .ics.
+
+    ``strict`` (an edit being made): a plan change that breaks a rule is
+    refused (PlanEditError). Otherwise (a run re-rendering the month with her
+    earlier changes) such a change is left out and named in ``plan.json``'s
+    ``not_applied``."""
     from newsletter.outbox.drafts import ISSUE_FILE
     from newsletter.outbox.edits import apply_social_edits
     from newsletter.render import plan as posting_plan
@@ -286,14 +291,17 @@ def _render(issue: Issue, cfg: RunConfig, edits: Any = None) -> RenderOutput:
     # The posting plan: social.json holds the planned posts only (each with its scheduled_at);
     # plan.json the period, the rules and the candidates left out.
     plan = posting_plan.plan_posts(drafts, cfg.branding.posting, send_date=max(cfg.today, cfg.month))
-    posts, removed = plan.posts, []
+    posts, removed, not_applied = plan.posts, [], []
     if edits is not None:
         posts = apply_social_edits(posts, edits)
         plan_edits = (edits.extra or {}).get("plan")
         if plan_edits:
             removed = posting_plan.removed_posts(posts, plan_edits)
-            posts = posting_plan.apply_plan_edits(posts, plan_edits, cfg.branding.posting, left_out=plan.left_out)
+            posts = posting_plan.apply_plan_edits(posts, plan_edits, cfg.branding.posting, left_out=plan.left_out,
+                                                  skipped=None if strict else not_applied)
     summary = plan.summary(cfg.branding.posting, posts, removed)
+    if not_applied:
+        summary["not_applied"] = not_applied
     files: dict[str, bytes | str] = {
         "newsletter.html": rendered.html,
         "newsletter.txt": rendered.text,
@@ -466,7 +474,8 @@ def refresh_draft(settings: Settings, store: Store, cfg: RunConfig, results: lis
     from newsletter.outbox.drafts import CURATED_FILE, edit_draft, load_draft
     from newsletter.outbox.edits import save_edits
 
-    draft_id, edits, issue, report, notes = plan.existing, plan.edits, plan.issue, plan.report, plan.notes
+    draft_id, edits, issue, report = plan.existing, plan.edits, plan.issue, plan.report
+    notes = list(plan.notes) + [f"calendrier : {n}" for n in output.plan.get("not_applied", [])]
     draft = load_draft(settings.outbox, draft_id, store)
     old_curated, _ = draft_curated(draft)
     old_urls = {i.url for i in old_curated.all_items()}
@@ -622,7 +631,7 @@ def update_draft(
     sources_file = draft.manifest.get("sources_file")  # None: the default sources
     cfg = load_run_config(sources_file, month=curated.month, today=curated.today)
     issue, report, _ = apply_edits(curated, report, proposed, taxonomy=cfg.taxonomy, strict=True)
-    output = _render(issue, cfg, proposed)  # strict: an edit that cannot be rendered is refused
+    output = _render(issue, cfg, proposed, strict=True)  # an edit that cannot be rendered is refused
     saved = save_edits(store, draft_id, change, base_version=current.version, actor=actor, note=note)
     if draft.status != PENDING:
         transition(settings.outbox, store, draft_id, PENDING, actor=actor,

@@ -467,6 +467,7 @@ def apply_plan_edits(
     posting: Posting,
     *,
     left_out: Iterable[dict[str, Any]] = (),
+    skipped: list[str] | None = None,
 ) -> list[dict[str, Any]]:
     """The planned posts with the officer's moves, texts, removals and additions, checked against the rules.
 
@@ -475,48 +476,53 @@ def apply_plan_edits(
     daily or weekly cap, too close to another post of its channel, on or after
     its event (or its registration deadline), or when its text is empty or too
     long for its platform; or when an edit names a post the plan does not have.
+
+    With ``skipped`` (a list), nothing is raised: an edit that no longer fits is
+    left out and its French reason appended there. That is how a new run of the
+    month keeps the officer's plan: the new collection may have removed the
+    item a post was about, or given its slot to another post; her other
+    changes are kept and the run says which could not be.
     """
-    from newsletter.render.social import LIMITS
+
+    def refuse(error: PlanEditError) -> None:
+        if skipped is None:
+            raise error
+        skipped.append(str(error))
 
     tz = ZoneInfo(posting.timezone)
     data = _entry(plan_edits)
     current = {str(p.get("id")): dict(p) for p in posts}
     pool = {str(p.get("id")): dict(p) for p in left_out}
+    planned_at = {post_id: post.get("scheduled_at") for post_id, post in current.items()}
     changed: set[str] = set()
     for post_id, change in data["posts"].items():
         if post_id not in current:
-            raise PlanEditError(f"le post {post_id} n'est pas dans le plan (déjà retiré ou plan régénéré)")
+            if not (skipped is not None and change.get("removed")):  # a removed post the run no longer plans: done
+                refuse(PlanEditError(f"le post {post_id} n'est pas dans le plan (déjà retiré ou plan régénéré)"))
+            continue
         if change.get("removed"):
             del current[post_id]
             continue
         post = current[post_id]
         if "text" in change:
-            post["text"] = change["text"]
-            post["edited"] = True
-            _check_text(post)
+            proposed = dict(post, text=change["text"], edited=True)
+            try:
+                _check_text(proposed)
+                post.update(proposed)
+            except PlanEditError as exc:
+                refuse(exc)
         if "scheduled_at" in change:
-            post["scheduled_at"] = _parse_when(change["scheduled_at"], post, tz).isoformat()
-            changed.add(post_id)
+            try:
+                post["scheduled_at"] = _parse_when(change["scheduled_at"], post, tz).isoformat()
+                changed.add(post_id)
+            except PlanEditError as exc:
+                refuse(exc)
     for added in data["added"]:
-        post_id = str(added.get("id") or "")
-        if post_id in current:
-            raise PlanEditError(f"le post {post_id} est déjà dans le plan")
-        if added.get("from"):
-            if added["from"] not in pool:
-                raise PlanEditError(f"le post {added['from']} n'est pas parmi les posts laissés de côté")
-            post = {k: v for k, v in pool[added["from"]].items() if k not in ("reason", "reason_label")}
-        else:
-            post = {"kind": "custom", "item_kind": None, "title": added.get("title") or "", "url": added.get("url"),
-                    "item_url": added.get("item_url"), "image": None, "category": None, "tags": [], "before": None, "featured": False}
-        channel = added.get("channel") or post.get("channel") or post.get("platform")
-        if posting.channel(channel) is None or channel not in LIMITS:
-            raise PlanEditError(f"le réseau {channel!r} n'est pas dans le plan"
-                                f" ({', '.join(PLATFORM_LABELS.get(c.platform, c.platform) for c in posting.channels)})")
-        post.update(id=post_id, channel=channel, platform=channel, added=True)
-        if "text" in added:
-            post["text"] = added["text"]
-        _check_text(post)
-        post["scheduled_at"] = _parse_when(added.get("scheduled_at"), post, tz).isoformat()
+        try:
+            post_id, post = _added_post(added, current, pool, posting, tz)
+        except PlanEditError as exc:
+            refuse(exc)
+            continue
         current[post_id] = post
         changed.add(post_id)
 
@@ -531,21 +537,60 @@ def apply_plan_edits(
             book.book(_aware(post["scheduled_at"], tz))
     for post_id in sorted(changed, key=lambda i: current[i]["scheduled_at"]):
         post = current[post_id]
-        when = _aware(post["scheduled_at"], tz)
-        before = _aware(post.get("before"), tz)
-        if before is not None and when >= before:
-            what = "la date limite d'inscription" if post.get("kind") == "reminder" else "l'événement"
-            raise PlanEditError(f"{_post_name(post)} doit partir avant {what} ({when_label(before)})")
-        if before is not None and post.get("kind") == "item" and when.date() >= before.date():
-            raise PlanEditError(f"{_post_name(post)} doit partir au plus tard la veille de l'événement"
-                                f" ({day_label(before.date())})")
         channel = post.get("channel") or post.get("platform")
         book = books.setdefault(channel, _Book(posting, channel))
-        problem = book.problem(when)
-        if problem:
-            raise PlanEditError(f"{_post_name(post)} ne peut pas partir le {when_label(when)} : {problem}")
-        book.book(when)
+        try:
+            _check_slot(post, book, tz)
+        except PlanEditError as exc:
+            refuse(exc)
+            if post_id not in planned_at:  # an added post that no longer fits is left out
+                del current[post_id]
+                continue
+            post["scheduled_at"] = planned_at[post_id]  # a moved post goes back to the planner's slot
+        book.book(_aware(post["scheduled_at"], tz))
     return sorted(current.values(), key=lambda p: (p["scheduled_at"], p.get("channel") or ""))
+
+
+def _added_post(added: dict[str, Any], current: dict[str, Any], pool: dict[str, Any], posting: Posting,
+                tz: ZoneInfo) -> tuple[str, dict[str, Any]]:
+    """A post the officer added (a left-out candidate or her own), checked alone."""
+    from newsletter.render.social import LIMITS
+
+    post_id = str(added.get("id") or "")
+    if post_id in current:
+        raise PlanEditError(f"le post {post_id} est déjà dans le plan")
+    if added.get("from"):
+        if added["from"] not in pool:
+            raise PlanEditError(f"le post {added['from']} n'est pas parmi les posts laissés de côté")
+        post = {k: v for k, v in pool[added["from"]].items() if k not in ("reason", "reason_label")}
+    else:
+        post = {"kind": "custom", "item_kind": None, "title": added.get("title") or "", "url": added.get("url"),
+                "item_url": added.get("item_url"), "image": None, "category": None, "tags": [], "before": None, "featured": False}
+    channel = added.get("channel") or post.get("channel") or post.get("platform")
+    if posting.channel(channel) is None or channel not in LIMITS:
+        raise PlanEditError(f"le réseau {channel!r} n'est pas dans le plan"
+                            f" ({', '.join(PLATFORM_LABELS.get(c.platform, c.platform) for c in posting.channels)})")
+    post.update(id=post_id, channel=channel, platform=channel, added=True)
+    if "text" in added:
+        post["text"] = added["text"]
+    _check_text(post)
+    post["scheduled_at"] = _parse_when(added.get("scheduled_at"), post, tz).isoformat()
+    return post_id, post
+
+
+def _check_slot(post: dict[str, Any], book: "_Book", tz: ZoneInfo) -> None:
+    """Raise PlanEditError when a moved or added post breaks a rule of its channel's calendar."""
+    when = _aware(post["scheduled_at"], tz)
+    before = _aware(post.get("before"), tz)
+    if before is not None and when >= before:
+        what = "la date limite d'inscription" if post.get("kind") == "reminder" else "l'événement"
+        raise PlanEditError(f"{_post_name(post)} doit partir avant {what} ({when_label(before)})")
+    if before is not None and post.get("kind") == "item" and when.date() >= before.date():
+        raise PlanEditError(f"{_post_name(post)} doit partir au plus tard la veille de l'événement"
+                            f" ({day_label(before.date())})")
+    problem = book.problem(when)
+    if problem:
+        raise PlanEditError(f"{_post_name(post)} ne peut pas partir le {when_label(when)} : {problem}")
 
 
 def calendar(posts: Iterable[dict[str, Any]], tz: str = "Europe/Paris") -> list[dict[str, Any]]:
