@@ -36,6 +36,7 @@ in the input. It absorbs the others' URLs (``merged``) and outlets
 
 from __future__ import annotations
 
+import gc
 import math
 import re
 from collections import defaultdict
@@ -699,7 +700,19 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
     """
     if not 0 < threshold <= 1 or not 0 < suggest_threshold <= 1:
         raise ValueError(f"dedupe: thresholds must be in (0, 1], got {threshold}, {suggest_threshold}")
-    items = list(items)
+    # The cyclic garbage collector off while dedupe allocates its millions of
+    # small sets and tuples (it would walk the caller's 100k items again and
+    # again, ~20% of the time); dedupe makes no reference cycles to collect.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _dedupe(list(items), threshold, suggest_threshold)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> DedupeResult:
     n = len(items)
     for item in items:
         try:
