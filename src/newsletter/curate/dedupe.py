@@ -369,16 +369,17 @@ def strip_outlet_marks(title: str, outlet: str | None = None) -> str:
             break
         text = text[match.end():]
     folded_outlet = fold(outlet).strip() if outlet else ""
-    match = _TAIL_PIPE.search(text)
+    # each tail pattern is searched only when its mark is in the title (most have none)
+    match = _TAIL_PIPE.search(text) if "|" in text else None
     if match and match.start() >= 12:
         text = text[:match.start()]
-    match = _TAIL_DASH.search(text)
+    match = _TAIL_DASH.search(text) if folded_outlet and ("-" in text or "–" in text or "—" in text) else None
     if match and match.start() >= 12 and folded_outlet and len(match.group(1).split()) <= 5 and (
         fold(match.group(1)).strip() == folded_outlet
         or match.group(1)[:1].isupper() and match.group(1).split()[-1][:1].isupper()
     ):
         text = text[:match.start()]
-    match = _TAIL_PAREN.search(text)
+    match = _TAIL_PAREN.search(text) if folded_outlet and ")" in text else None
     if match and match.start() >= 12 and folded_outlet and fold(match.group(1)).strip() == folded_outlet:
         text = text[:match.start()]
     return text.strip().strip("«»\"“” ")
@@ -396,6 +397,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # a capitalised word (Lens, ANRU, Dupont, Hénin-Beaumont); at a sentence's or
 # a title segment's start it is a name only when French has no such common word
 _NAME = re.compile(r"\b([A-ZÀÂÇÉÈÊËÎÏÔÛÙÜ][\w'’-]*\w|[A-Z]{2,})", re.UNICODE)
+_CAPITAL = re.compile(r"[A-ZÀÂÇÉÈÊËÎÏÔÛÙÜ]")  # every name starts with one: no capital, no name
 _SEGMENT_START = re.compile(r"(?:^|[.!?:;«\"“(\[|–—]\s*)$")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[\s\u202f\u00a0.](?=\d{3}\b)")
@@ -475,7 +477,7 @@ def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     """Folded names in ``text``. A capitalised word at a segment's start is a
     name when French has no such common word, or when it is capitalised
     elsewhere (``known``: "Calais", also a verb form, is named mid-sentence)."""
-    if text.isupper():
+    if text.isupper() or not _CAPITAL.search(text):
         return frozenset()  # a title in capitals names nothing by its capitals
     out: set[str] = set()
     doubtful: list[tuple[str, str]] = []
@@ -873,16 +875,18 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
 
     # 5. Pick the richest copy of each group, merge the others into it.
     clusters: dict[int, list[int]] = defaultdict(list)
+    find = uf.find
     for i in range(n):
-        clusters[uf.find(i)].append(i)
+        clusters[find(i)].append(i)
     keep = [True] * n
     report: list[dict] = []
     kept_of: dict[int, int] = {}  # root -> kept index
     for root, members in clusters.items():
+        if len(members) == 1:  # most items: alone, kept as they are
+            kept_of[root] = members[0]
+            continue
         best = max(members, key=lambda i: _richness(items[i], i))
         kept_of[root] = best
-        if len(members) == 1:
-            continue
         kept = items[best]
         best_rep = url_root[best]
         for i in members:
