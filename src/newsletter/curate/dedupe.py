@@ -295,7 +295,13 @@ def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) ->
     empty = np.zeros((0, 2), dtype=np.int64)
     if len(keys) < 2:
         return empty
-    owners = owners.astype(np.int64)
+    # most keys are held by one entry and pair nothing: only the others are
+    # sorted (a sort of the keys alone, without a permutation, is much cheaper)
+    uniq, held = np.unique(keys, return_counts=True)
+    several = held[np.searchsorted(uniq, keys)] >= 2
+    keys, owners = keys[several], owners[several].astype(np.int64)
+    if len(keys) < 2:
+        return empty
     order = np.lexsort((owners, keys))
     keys, owners = keys[order], owners[order]
     change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
@@ -668,14 +674,21 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     owners = np.repeat(np.arange(len(counts)), counts)
     keep_rows = mask[owners]
     h, o = hashes[keep_rows], owners[keep_rows]
-    _, inverse, df = np.unique(h, return_inverse=True, return_counts=True)
-    d = df[inverse]
+    uniq, df = np.unique(h, return_counts=True)
+    ids = np.searchsorted(uniq, h)  # rank of each hash (np.unique's inverse, without its slow argsort)
+    d = df[ids]
     shared = d >= 2
-    h, o, d = h[shared], o[shared], d[shared]
+    h, o, d, ids = h[shared], o[shared], d[shared], ids[shared]
     if not len(h):
         return pairs
-    order = np.lexsort((h, d, o))
-    h, o, d = h[order], o[order], d[order]
+    if max(int(o.max()), int(d.max()), int(ids.max())) < 2**21:
+        # sorted by owner, then document frequency, then hash (as np.lexsort((h, d, o))),
+        # as one packed 63-bit key: a plain sort, no permutation
+        packed = np.sort((o.astype(np.int64) << 42) | (d.astype(np.int64) << 21) | ids.astype(np.int64))
+        o, d, h = packed >> 42, (packed >> 21) & (2**21 - 1), uniq[packed & (2**21 - 1)]
+    else:
+        order = np.lexsort((h, d, o))
+        h, o, d = h[order], o[order], d[order]
     idx = np.arange(len(o))
     first = np.concatenate(([True], o[1:] != o[:-1]))
     group_start = np.maximum.accumulate(np.where(first, idx, 0))
@@ -718,13 +731,15 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
     arr = np.asarray(pairs, dtype=np.int64)
 
     def shared_share(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        _, ids, df = np.unique(hashes, return_inverse=True, return_counts=True)
-        ids = ids.ravel()
-        rows = np.repeat(np.arange(len(counts)), counts)
+        uniq, df = np.unique(hashes, return_counts=True)
+        ids = np.searchsorted(uniq, hashes)  # np.unique's inverse, without its slow argsort
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
         shape = (len(counts), int(ids.max()) + 1 if len(ids) else 1)
-        weighted = sparse.csr_matrix((weights, (rows, ids)), shape=shape)
-        binary = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), (rows, ids)), shape=shape)
+        # each text's ids are distinct and sorted (its hashes are): the CSR
+        # arrays as they are, without a conversion from coordinates
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        weighted = sparse.csr_matrix((weights, ids, indptr), shape=shape)
+        binary = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=shape)
         shared = np.asarray(weighted[arr[:, 0]].multiply(binary[arr[:, 1]]).sum(axis=1)).ravel()
         totals = np.asarray(weighted.sum(axis=1)).ravel()
         smaller = np.minimum(totals[arr[:, 0]], totals[arr[:, 1]])
