@@ -40,7 +40,7 @@ import gc
 import math
 import re
 import unicodedata
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import repeat
 from datetime import datetime
@@ -571,6 +571,19 @@ class _Features:
     title_figures: frozenset[str]
     has_summary: bool
     outlet: str
+    named: frozenset[str] = frozenset()   # names | text (conflicts)
+    marks: frozenset[str] = frozenset()   # names | figures (similarity)
+    # weights (sums of idf) of title, text and marks, for the idf they were computed with
+    w_title: float = 0.0
+    w_text: float = 0.0
+    w_marks: float = 0.0
+    weighed_by: Any = field(default=None, repr=False, compare=False)
+
+
+def _weigh(f: _Features, idf: dict[str, float]) -> None:
+    if f.weighed_by is not idf:
+        f.w_title, f.w_text, f.w_marks = _wsum(idf, f.title), _wsum(idf, f.text), _wsum(idf, f.marks)
+        f.weighed_by = idf
 
 
 def _features(item: Item) -> _Features:
@@ -586,7 +599,7 @@ def _features(item: Item) -> _Features:
     return _Features(
         title=title_lemmas, text=title_lemmas | summary_lemmas, names=names, title_names=title_names,
         figures=figures, title_figures=title_figures, has_summary=bool(summary_lemmas),
-        outlet=fold(item.outlet or "").strip(),
+        outlet=fold(item.outlet or "").strip(), named=names | title_lemmas | summary_lemmas, marks=names | figures,
     )
 
 
@@ -603,22 +616,6 @@ def _wsum(idf: dict[str, float], tokens: frozenset[str]) -> float:
     return sum(map(idf.get, tokens, repeat(1.0)))
 
 
-def _wjaccard(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    common = _wsum(idf, a & b)
-    union = _wsum(idf, a | b)
-    return common / union if union else 0.0
-
-
-def _wcontain(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
-    """Weighted share of ``a`` found in ``b``."""
-    if not a:
-        return 0.0
-    total = _wsum(idf, a)
-    return _wsum(idf, a & b) / total if total else 0.0
-
-
 def _conflict(fa: _Features, fb: _Features) -> str | None:
     """Why two items cannot be one story, whatever their words share, or None.
 
@@ -627,7 +624,7 @@ def _conflict(fa: _Features, fb: _Features) -> str | None:
     contrat"), or each a figure the other does not give ("Lettre n°12" /
     "Lettre n°13"), are two stories.
     """
-    a_all, b_all = fa.names | fa.text, fb.names | fb.text
+    a_all, b_all = fa.named, fb.named
     if fa.title_names - b_all and fb.title_names - a_all:
         return "noms différents"
     if fa.title_figures and fb.title_figures and fa.title_figures - fb.figures and fb.title_figures - fa.figures:
@@ -635,20 +632,41 @@ def _conflict(fa: _Features, fb: _Features) -> str | None:
     return None
 
 
+def _wjaccard_of(a: frozenset[str], b: frozenset[str], wa: float, wb: float, idf: dict[str, float]) -> float:
+    """Weighted Jaccard similarity of two sets whose weights (sums of idf) are ``wa`` and ``wb``:
+    the weight of the intersection over that of the union (wa + wb - common)."""
+    if not a or not b:
+        return 0.0
+    common = _wsum(idf, a & b)
+    union = wa + wb - common
+    return common / union if union > 0 else 0.0
+
+
 def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tuple[float, dict[str, float]]:
-    """Similarity of two items in 0..1 and its parts (see module doc)."""
-    title = _wjaccard(fa.title, fb.title, idf)
+    """Similarity of two items in 0..1 and its parts (see module doc).
+
+    Weighted (idf) Jaccard similarities and containments (the weight of the
+    intersection over that of one set), from each item's set weights computed
+    once per run (:func:`_weigh`): only the intersections are summed pair by pair.
+    """
+    _weigh(fa, idf)
+    _weigh(fb, idf)
+    title = _wjaccard_of(fa.title, fb.title, fa.w_title, fb.w_title, idf)
     # titles reworded: the shorter one's lemmas found in the other's whole text
-    cross = max(_wcontain(fa.title, fb.text, idf), _wcontain(fb.title, fa.text, idf)) if fa.title and fb.title else 0.0
+    if fa.title and fb.title:
+        cross = max(_wsum(idf, fa.title & fb.text) / fa.w_title, _wsum(idf, fb.title & fa.text) / fb.w_title)
+    else:
+        cross = 0.0
     if fa.has_summary and fb.has_summary:
-        text = _wjaccard(fa.text, fb.text, idf)
-        contain = _wcontain(fa.text, fb.text, idf) if len(fa.text) <= len(fb.text) else _wcontain(fb.text, fa.text, idf)
+        common = _wsum(idf, fa.text & fb.text)
+        text = common / (fa.w_text + fb.w_text - common)
+        contain = common / (fa.w_text if len(fa.text) <= len(fb.text) else fb.w_text)
         body = max(text, 0.5 * text + 0.5 * contain)
     else:
         body = title
-    names_a, names_b = fa.names | fa.figures, fb.names | fb.figures
+    names_a, names_b = fa.marks, fb.marks
     if names_a and names_b:
-        shared = _wjaccard(names_a, names_b, idf)
+        shared = _wjaccard_of(names_a, names_b, fa.w_marks, fb.w_marks, idf)
         score = 0.35 * title + 0.15 * cross + 0.3 * body + 0.2 * shared
     else:
         shared = 0.0
@@ -857,10 +875,9 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
 
     for pair in pairs_list:
         feat(pair[0]), feat(pair[1])
-    df: dict[str, int] = defaultdict(int)
+    df: Counter[str] = Counter()
     for f in feats.values():
-        for token in f.text | f.names | f.figures:
-            df[token] += 1
+        df.update(f.named | f.figures)  # text | names | figures
     total = len(feats) + 1
     idf = {t: math.log(1 + total / c) for t, c in df.items()}
     strong: dict[tuple[int, int], float] = {}
