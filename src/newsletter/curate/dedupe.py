@@ -480,29 +480,32 @@ def lemma(word: str) -> str:
     return got
 
 
-class _LemmaTable(dict):
-    """Lower-case word -> its lemma as :func:`_lemmas` keeps it, or "" (too short, a
-    stop word): filled on first sight, so simplemma runs once per distinct word."""
-
-    def __missing__(self, word: str) -> str:
-        if len(word) < 2 and not word.isdigit():
+def _lemma_entry(word: str) -> str:
+    """Lower-case word -> its lemma as :func:`_lemmas` keeps it, or "" (too short,
+    a stop word); kept in ``_LEMMA_OF`` so that simplemma runs once per distinct word."""
+    if len(word) < 2 and not word.isdigit():
+        got = ""
+    else:
+        got = lemma(word)
+        if not got or got in _STOP_LEMMAS or not (len(got) > 1 or got.isdigit()):
             got = ""
-        else:
-            got = lemma(word)
-            if not got or got in _STOP_LEMMAS or not (len(got) > 1 or got.isdigit()):
-                got = ""
-        if len(self) < 500_000:
-            self[word] = got
-        return got
+    if len(_LEMMA_OF) < 500_000:
+        _LEMMA_OF[word] = got
+    return got
 
 
-_LEMMA_OF = _LemmaTable()
+# a plain dict, read with .get through map() (a dict subclass with __missing__
+# costs twice as much a look-up); words not in it yet go through _lemma_entry
+_LEMMA_OF: dict[str, str] = {}
+_NOTHING = frozenset([""])
 
 
 def _lemmas(text: str) -> frozenset[str]:
-    out = set(map(_LEMMA_OF.__getitem__, _TOKEN.findall(text.lower())))
-    out.discard("")
-    return frozenset(out)
+    tokens = _TOKEN.findall(text.lower())
+    out = frozenset(map(_LEMMA_OF.get, tokens))
+    if None in out:
+        out = frozenset([_LEMMA_OF[t] if t in _LEMMA_OF else _lemma_entry(t) for t in tokens])
+    return out - _NOTHING if "" in out else out
 
 
 class _CommonWords(dict):
