@@ -564,7 +564,7 @@ def _figures(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Features:
     title: frozenset[str]      # lemmas of the title, outlet marks left out
     text: frozenset[str]       # lemmas of title + summary
