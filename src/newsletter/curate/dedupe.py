@@ -128,14 +128,16 @@ _FNV_PRIME = np.uint64(1099511628211)
 _MAX_HASHED_CHARS = 32  # longer words are hashed on their first 32 characters and their length
 
 
-# fold()'s table for Latin-1 text: a byte to its ASCII letter without accent, or a space
+# fold() of a Latin-1 character, as a byte: lower-cased, then its ASCII letter
+# without accent, or a space (lower() keeps every Latin-1 character one Latin-1 character)
 _TO_ASCII = bytes(
-    code if code < 0x80 else (
-        ord(base) if (base := unicodedata.normalize("NFKD", chr(code))[:1]).isascii() and base.isalnum() else 32
-    )
-    for code in range(256)
+    (c if c < 0x80 else (ord(base) if (base := unicodedata.normalize("NFKD", chr(c))[:1]).isascii()
+                         and base.isalnum() else 32))
+    for c in (ord(chr(code).lower()) for code in range(256))
 )
 _NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
+# fold() may leave capitals ("ℌ" -> "H"), which the word hashing reads as separators
+_CAPITALS_AS_SPACES = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", " " * 26)
 
 
 def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
@@ -143,10 +145,10 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
 
     Text k is ``fold(texts[k])``, or with ``summaries``
     ``fold(texts[k]) + "\\n" + fold(summaries[k])``. Folded as one string
-    (lower-case, then Latin-1 accents through one translation table: what
-    fold() does to a Latin-1 text, character by character, ~20x faster than
-    100k calls); the texts with other characters (curly apostrophes, œ,
-    non-Latin scripts) are folded one by one by fold() itself.
+    through one translation table (what fold() does to a Latin-1 text,
+    character by character; ~20x faster than 100k calls); the texts with other
+    characters (curly apostrophes, œ, non-Latin scripts) are folded one by one
+    by fold() itself.
     """
     if summaries is None:
         pieces = [t or "" for t in texts]
@@ -154,17 +156,18 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
         pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
     joined = "\n".join(pieces) + "\n"
     try:
-        data = joined.lower().encode("latin-1")
+        data = joined.encode("latin-1")
     except UnicodeEncodeError:
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
         for k in np.unique(np.searchsorted(ends, at, side="right")).tolist():
             if summaries is None:
-                pieces[k] = fold(texts[k]) if texts[k] else ""
+                piece = fold(texts[k]) if texts[k] else ""
             else:
-                pieces[k] = f"{fold(texts[k] or '')}\n{fold(summaries[k]) if summaries[k] else ''}"
+                piece = f"{fold(texts[k] or '')}\n{fold(summaries[k]) if summaries[k] else ''}"
+            pieces[k] = piece.translate(_CAPITALS_AS_SPACES)
         joined = "\n".join(pieces) + "\n"
-        data = joined.lower().encode("latin-1")
+        data = joined.encode("latin-1")
     lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths
 
