@@ -156,6 +156,7 @@ def run_one(n: int) -> dict:
     t0 = time.perf_counter()
     result = dedupe(items)
     t1 = time.perf_counter()
+    c1 = time.process_time()
     classify(result.kept, taxonomy)
     t2 = time.perf_counter()
     c2 = time.process_time()
@@ -171,7 +172,9 @@ def run_one(n: int) -> dict:
         "items": n,
         "kept": len(result.kept),
         "dedupe_s": round(t1 - t0, 2),
+        "dedupe_cpu_s": round(c1 - c0, 2),
         "classify_s": round(t2 - t1, 2),
+        "classify_cpu_s": round(c2 - c1, 2),
         "total_s": round(t2 - t0, 2),
         "cpu_s": round(c2 - c0, 2),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
@@ -185,14 +188,15 @@ def main(argv: list[str]) -> int:
         print(json.dumps(run_one(int(argv[1]))))
         return 0
     sizes = [int(a) for a in argv] or [10_000, 50_000, 100_000]
-    print(f"{'items':>8} {'kept':>8} {'dedupe s':>9} {'classify s':>11} {'total s':>8} "
+    print(f"{'items':>8} {'kept':>8} {'dedupe s':>9} {'(cpu)':>6} {'classify s':>11} {'(cpu)':>6} {'total s':>8} "
           f"{'cpu s':>6} {'peak MB':>8} {'precision':>10} {'recall':>7}")
     rows = []
     for n in sizes:
         out = subprocess.run([sys.executable, __file__, "--one", str(n)], capture_output=True, text=True, check=True)
         row = json.loads(out.stdout.strip().splitlines()[-1])
         rows.append(row)
-        print(f"{row['items']:>8} {row['kept']:>8} {row['dedupe_s']:>9} {row['classify_s']:>11} "
+        print(f"{row['items']:>8} {row['kept']:>8} {row['dedupe_s']:>9} {row['dedupe_cpu_s']:>6} "
+              f"{row['classify_s']:>11} {row['classify_cpu_s']:>6} "
               f"{row['total_s']:>8} {row['cpu_s']:>6} {row['peak_rss_mb']:>8} {row['precision']:>10} "
               f"{row['recall']:>7}", flush=True)
     for a, b in zip(rows, rows[1:]):

@@ -4,29 +4,35 @@ Two items are duplicates when
 
 * they have the same canonical URL (:func:`newsletter.urls.canonical_url`,
   the page's own canonical link winning), or
-* they are near-duplicates: same kind, and a similarity of at least
-  ``threshold`` where similarity is the larger of
-
-  - the Jaccard similarity of the word sets of title + summary, and
-  - when the titles' word sets have a Jaccard similarity of at least
-    ``title_threshold``: the mean of that title similarity and the containment
-    of the smaller title + summary word set in the larger one (the same story
-    with a shorter or longer summary).
-
-  Words are folded (case, accents, ligatures, apostrophes) and common French
-  stop words ignored; items with fewer than 3 words are never near-duplicates.
+* they are near-duplicates: same kind, no conflict (each title naming a
+  place, person, organisation or figure the other item lacks), and a
+  similarity (:func:`pair_similarity`: the lemmas of titles and summaries
+  weighted by their rarity, the names and figures they share; outlet kickers
+  and tails, case, accents and punctuation left out) of at least
+  ``threshold`` (:data:`SAME_OUTLET_MERGE_AT` for two items of one outlet).
+  Likely but not sure copies (at least ``suggest_threshold``) stay apart and
+  are linked as suggestions for the officer.
 
 Never merged: two events whose start dates differ (two sessions of one
 webinar are two events), and two items whose titles carry different numbers
 ("Lettre n°12" / "Lettre n°13", "Programme 2024" / "Programme 2025").
 
+Groups cannot chain (complete linkage): sure links are taken from the most
+similar down, and two groups become one only when every pair across them is a
+sure link, so A~B and B~C never pull A and C together unless A~C too (step 4
+of :func:`dedupe`).
+
 Candidate pairs come from MinHash locality-sensitive hashing (banding) on the
-word sets of title + summary and, separately, of titles; only candidates are
-compared, so the work grows with the number of items, not of pairs. Word
-hashing and signatures are vectorised with numpy (datasketch's per-object
-MinHash/LSH took ~20 s for 100k items, against a 10 s budget for the whole
-curation core). Groups are formed transitively, except that a group never
-holds two events with different start dates.
+folded word sets of title + summary and, separately, of titles, and from the
+titles' rarest words; only candidates are compared, so the work grows with the
+number of items, not of pairs. Speed (the curation benchmark's 100k items
+within its budget): word hashing, MinHash signatures and the candidate filters
+are vectorised with numpy, with plain sorts rather than permutations where
+they can be; the batch's Latin-1 texts are folded as one string; lemmas are
+looked up once per distinct word; each item's features and set weights are
+computed once per run, so that a pair sums only its intersections; the cyclic
+garbage collector is off during the run (datasketch's per-object MinHash/LSH
+took ~20 s for 100k items).
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
