@@ -289,3 +289,22 @@ def test_confirmed_suggestion_shows_one_press_item_also_in_the_other_outlet():
     assert a.suggested == [] and c.suggested == []
     with pytest.raises(SuggestionError, match="n'est pas un élément"):
         confirm_suggestion(issue, a.url, "https://absent.example/")
+
+
+def test_batch_folding_gives_the_words_fold_gives():
+    # dedupe folds 100k titles as one string; texts with curly apostrophes,
+    # ligatures or other scripts must still get exactly fold()'s words
+    from newsletter.curate.classify import fold
+    from newsletter.curate.dedupe import _WORDS2, _hash_words
+
+    titles = ["Égalité à Lens", "Cæsar l’été", "Œuvre d’art", "ŸVES et Ÿ", "ΑΣ σ", "plain ascii: x-y", "", "ﬁn ĳ 日本 ℌello"]
+    summaries = ["Résumé", None, "été—hiver", "", "Straße", "a\nb", "x", "n°12"]
+    got = _hash_words(titles, summaries)
+    # the words of fold()'s output (lower-case ASCII letters and digits; capitals
+    # "ℌ" -> "H" separate words), hashed as a plain text of those words
+    one_by_one = [
+        _hash_words([" ".join(_WORDS2.findall(fold(t)) + _WORDS2.findall(fold(s) if s else ""))])
+        for t, s in zip(titles, summaries)
+    ]
+    assert got[1].tolist() == [int(c[1][0]) for c in one_by_one]
+    assert got[0].tolist() == [h for c in one_by_one for h in c[0].tolist()]

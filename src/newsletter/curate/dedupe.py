@@ -4,29 +4,35 @@ Two items are duplicates when
 
 * they have the same canonical URL (:func:`newsletter.urls.canonical_url`,
   the page's own canonical link winning), or
-* they are near-duplicates: same kind, and a similarity of at least
-  ``threshold`` where similarity is the larger of
-
-  - the Jaccard similarity of the word sets of title + summary, and
-  - when the titles' word sets have a Jaccard similarity of at least
-    ``title_threshold``: the mean of that title similarity and the containment
-    of the smaller title + summary word set in the larger one (the same story
-    with a shorter or longer summary).
-
-  Words are folded (case, accents, ligatures, apostrophes) and common French
-  stop words ignored; items with fewer than 3 words are never near-duplicates.
+* they are near-duplicates: same kind, no conflict (each title naming a
+  place, person, organisation or figure the other item lacks), and a
+  similarity (:func:`pair_similarity`: the lemmas of titles and summaries
+  weighted by their rarity, the names and figures they share; outlet kickers
+  and tails, case, accents and punctuation left out) of at least
+  ``threshold`` (:data:`SAME_OUTLET_MERGE_AT` for two items of one outlet).
+  Likely but not sure copies (at least ``suggest_threshold``) stay apart and
+  are linked as suggestions for the officer.
 
 Never merged: two events whose start dates differ (two sessions of one
 webinar are two events), and two items whose titles carry different numbers
 ("Lettre n°12" / "Lettre n°13", "Programme 2024" / "Programme 2025").
 
+Groups cannot chain (complete linkage): sure links are taken from the most
+similar down, and two groups become one only when every pair across them is a
+sure link, so A~B and B~C never pull A and C together unless A~C too (step 4
+of :func:`dedupe`).
+
 Candidate pairs come from MinHash locality-sensitive hashing (banding) on the
-word sets of title + summary and, separately, of titles; only candidates are
-compared, so the work grows with the number of items, not of pairs. Word
-hashing and signatures are vectorised with numpy (datasketch's per-object
-MinHash/LSH took ~20 s for 100k items, against a 10 s budget for the whole
-curation core). Groups are formed transitively, except that a group never
-holds two events with different start dates.
+folded word sets of title + summary and, separately, of titles, and from the
+titles' rarest words; only candidates are compared, so the work grows with the
+number of items, not of pairs. Speed (the curation benchmark's 100k items
+within its budget): word hashing, MinHash signatures and the candidate filters
+are vectorised with numpy, with plain sorts rather than permutations where
+they can be; the batch's Latin-1 texts are folded as one string; lemmas are
+looked up once per distinct word; each item's features and set weights are
+computed once per run, so that a pair sums only its intersections; the cyclic
+garbage collector is off during the run (datasketch's per-object MinHash/LSH
+took ~20 s for 100k items).
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
@@ -36,9 +42,11 @@ in the input. It absorbs the others' URLs (``merged``) and outlets
 
 from __future__ import annotations
 
+import gc
 import math
 import re
-from collections import defaultdict
+import unicodedata
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from itertools import repeat
 from datetime import datetime
@@ -126,19 +134,64 @@ _FNV_PRIME = np.uint64(1099511628211)
 _MAX_HASHED_CHARS = 32  # longer words are hashed on their first 32 characters and their length
 
 
-def _hash_words(texts: list[str], *, folded: bool = False) -> tuple[np.ndarray, np.ndarray]:
+# fold() of a Latin-1 character, as a byte: lower-cased, then its ASCII letter
+# without accent, or a space (lower() keeps every Latin-1 character one Latin-1 character)
+_TO_ASCII = bytes(
+    (c if c < 0x80 else (ord(base) if (base := unicodedata.normalize("NFKD", chr(c))[:1]).isascii()
+                         and base.isalnum() else 32))
+    for c in (ord(chr(code).lower()) for code in range(256))
+)
+_NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
+# fold() may leave capitals ("ℌ" -> "H"), which the word hashing reads as separators
+_CAPITALS_AS_SPACES = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", " " * 26)
+
+
+def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
+    """The texts :func:`fold`-ed, each followed by a newline, as ASCII bytes, and each one's length.
+
+    Text k is ``fold(texts[k])``, or with ``summaries``
+    ``fold(texts[k]) + "\\n" + fold(summaries[k])``. Folded as one string
+    through one translation table (what fold() does to a Latin-1 text,
+    character by character; ~20x faster than 100k calls); the texts with other
+    characters (curly apostrophes, œ, non-Latin scripts) are folded one by one
+    by fold() itself.
+    """
+    if summaries is None:
+        pieces = [t or "" for t in texts]
+    else:
+        pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
+    joined = "\n".join(pieces) + "\n"
+    try:
+        data = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
+        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
+        for k in np.unique(np.searchsorted(ends, at, side="right")).tolist():
+            if summaries is None:
+                piece = fold(texts[k]) if texts[k] else ""
+            else:
+                piece = f"{fold(texts[k] or '')}\n{fold(summaries[k]) if summaries[k] else ''}"
+            pieces[k] = piece.translate(_CAPITALS_AS_SPACES)
+        joined = "\n".join(pieces) + "\n"
+        data = joined.encode("latin-1")
+    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+    return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths
+
+
+def _hash_words(texts: list[str], summaries: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Vectorised :func:`_word_set` on many texts, as 64-bit word hashes (FNV-1a).
 
-    ``folded``: the texts are already :func:`fold`-ed. Returns ``(hashes, counts)``:
-    the sorted distinct hashes of text 0, then of text 1, ... concatenated, and
-    how many belong to each text.
+    With ``summaries``, text k is title ``texts[k]`` and summary
+    ``summaries[k]``. Returns ``(hashes, counts)``: the sorted distinct hashes
+    of text 0, then of text 1, ... concatenated, and how many belong to each text.
     """
     out_hashes: list[np.ndarray] = []
     out_counts: list[np.ndarray] = []
     chunk = 4096
     for lo in range(0, len(texts), chunk):
-        part = texts[lo:lo + chunk] if folded else [fold(t) if t else "" for t in texts[lo:lo + chunk]]
-        arr = np.frombuffer(("\n".join(part) + "\n").encode("ascii"), dtype=np.uint8)
+        arr, part_lengths = _folded_bytes(
+            texts[lo:lo + chunk], summaries[lo:lo + chunk] if summaries is not None else None
+        )
         alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
         before = np.concatenate(([False], alnum[:-1]))
         after = np.concatenate((alnum[1:], [False]))
@@ -161,7 +214,7 @@ def _hash_words(texts: list[str], *, folded: bool = False) -> tuple[np.ndarray, 
             s_hashes[long] = (s_hashes[long] ^ s_lengths[long].astype(np.uint64)) * _FNV_PRIME
         hashes = np.empty_like(s_hashes)
         hashes[by_length] = s_hashes
-        text_ends = np.cumsum(np.fromiter(map(len, part), dtype=np.int64, count=len(part)) + 1)
+        text_ends = np.cumsum(part_lengths + 1)
         owners = np.searchsorted(text_ends, starts, side="right")
         if len(_STOP_HASHES):
             at = np.minimum(np.searchsorted(_STOP_HASHES, hashes), len(_STOP_HASHES) - 1)
@@ -170,13 +223,13 @@ def _hash_words(texts: list[str], *, folded: bool = False) -> tuple[np.ndarray, 
         # sorted by owner, then hash (as np.lexsort, faster: a sort on the
         # hashes, then a stable radix sort on the small owner numbers)
         order = np.argsort(hashes)
-        order = order[np.argsort(owners[order].astype(np.int16 if len(part) < 2**15 else np.int64), kind="stable")]
+        order = order[np.argsort(owners[order].astype(np.int16 if len(part_lengths) < 2**15 else np.int64), kind="stable")]
         hashes, owners = hashes[order], owners[order]
         distinct = np.ones(len(hashes), dtype=bool)
         distinct[1:] = (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])
         hashes, owners = hashes[distinct], owners[distinct]
         out_hashes.append(hashes)
-        out_counts.append(np.bincount(owners, minlength=len(part)))
+        out_counts.append(np.bincount(owners, minlength=len(part_lengths)))
     if not out_hashes:
         return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
     return np.concatenate(out_hashes), np.concatenate(out_counts).astype(np.int64)
@@ -251,7 +304,13 @@ def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) ->
     empty = np.zeros((0, 2), dtype=np.int64)
     if len(keys) < 2:
         return empty
-    owners = owners.astype(np.int64)
+    # most keys are held by one entry and pair nothing: only the others are
+    # sorted (a sort of the keys alone, without a permutation, is much cheaper)
+    uniq, held = np.unique(keys, return_counts=True)
+    several = held[np.searchsorted(uniq, keys)] >= 2
+    keys, owners = keys[several], owners[several].astype(np.int64)
+    if len(keys) < 2:
+        return empty
     order = np.lexsort((owners, keys))
     keys, owners = keys[order], owners[order]
     change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
@@ -368,16 +427,17 @@ def strip_outlet_marks(title: str, outlet: str | None = None) -> str:
             break
         text = text[match.end():]
     folded_outlet = fold(outlet).strip() if outlet else ""
-    match = _TAIL_PIPE.search(text)
+    # each tail pattern is searched only when its mark is in the title (most have none)
+    match = _TAIL_PIPE.search(text) if "|" in text else None
     if match and match.start() >= 12:
         text = text[:match.start()]
-    match = _TAIL_DASH.search(text)
+    match = _TAIL_DASH.search(text) if folded_outlet and ("-" in text or "–" in text or "—" in text) else None
     if match and match.start() >= 12 and folded_outlet and len(match.group(1).split()) <= 5 and (
         fold(match.group(1)).strip() == folded_outlet
         or match.group(1)[:1].isupper() and match.group(1).split()[-1][:1].isupper()
     ):
         text = text[:match.start()]
-    match = _TAIL_PAREN.search(text)
+    match = _TAIL_PAREN.search(text) if folded_outlet and ")" in text else None
     if match and match.start() >= 12 and folded_outlet and fold(match.group(1)).strip() == folded_outlet:
         text = text[:match.start()]
     return text.strip().strip("«»\"“” ")
@@ -395,6 +455,7 @@ _TOKEN = re.compile(r"\w+", re.UNICODE)
 # a capitalised word (Lens, ANRU, Dupont, Hénin-Beaumont); at a sentence's or
 # a title segment's start it is a name only when French has no such common word
 _NAME = re.compile(r"\b([A-ZÀÂÇÉÈÊËÎÏÔÛÙÜ][\w'’-]*\w|[A-Z]{2,})", re.UNICODE)
+_CAPITAL = re.compile(r"[A-ZÀÂÇÉÈÊËÎÏÔÛÙÜ]")  # every name starts with one: no capital, no name
 _SEGMENT_START = re.compile(r"(?:^|[.!?:;«\"“(\[|–—]\s*)$")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[\s\u202f\u00a0.](?=\d{3}\b)")
@@ -428,29 +489,32 @@ def lemma(word: str) -> str:
     return got
 
 
-class _LemmaTable(dict):
-    """Lower-case word -> its lemma as :func:`_lemmas` keeps it, or "" (too short, a
-    stop word): filled on first sight, so simplemma runs once per distinct word."""
-
-    def __missing__(self, word: str) -> str:
-        if len(word) < 2 and not word.isdigit():
+def _lemma_entry(word: str) -> str:
+    """Lower-case word -> its lemma as :func:`_lemmas` keeps it, or "" (too short,
+    a stop word); kept in ``_LEMMA_OF`` so that simplemma runs once per distinct word."""
+    if len(word) < 2 and not word.isdigit():
+        got = ""
+    else:
+        got = lemma(word)
+        if not got or got in _STOP_LEMMAS or not (len(got) > 1 or got.isdigit()):
             got = ""
-        else:
-            got = lemma(word)
-            if not got or got in _STOP_LEMMAS or not (len(got) > 1 or got.isdigit()):
-                got = ""
-        if len(self) < 500_000:
-            self[word] = got
-        return got
+    if len(_LEMMA_OF) < 500_000:
+        _LEMMA_OF[word] = got
+    return got
 
 
-_LEMMA_OF = _LemmaTable()
+# a plain dict, read with .get through map() (a dict subclass with __missing__
+# costs twice as much a look-up); words not in it yet go through _lemma_entry
+_LEMMA_OF: dict[str, str] = {}
+_NOTHING = frozenset([""])
 
 
 def _lemmas(text: str) -> frozenset[str]:
-    out = set(map(_LEMMA_OF.__getitem__, _TOKEN.findall(text.lower())))
-    out.discard("")
-    return frozenset(out)
+    tokens = _TOKEN.findall(text.lower())
+    out = frozenset(map(_LEMMA_OF.get, tokens))
+    if None in out:
+        out = frozenset([_LEMMA_OF[t] if t in _LEMMA_OF else _lemma_entry(t) for t in tokens])
+    return out - _NOTHING if "" in out else out
 
 
 class _CommonWords(dict):
@@ -474,7 +538,7 @@ def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     """Folded names in ``text``. A capitalised word at a segment's start is a
     name when French has no such common word, or when it is capitalised
     elsewhere (``known``: "Calais", also a verb form, is named mid-sentence)."""
-    if text.isupper():
+    if text.isupper() or not _CAPITAL.search(text):
         return frozenset()  # a title in capitals names nothing by its capitals
     out: set[str] = set()
     doubtful: list[tuple[str, str]] = []
@@ -509,7 +573,7 @@ def _figures(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
 
 
-@dataclass
+@dataclass(slots=True)
 class _Features:
     title: frozenset[str]      # lemmas of the title, outlet marks left out
     text: frozenset[str]       # lemmas of title + summary
@@ -519,6 +583,19 @@ class _Features:
     title_figures: frozenset[str]
     has_summary: bool
     outlet: str
+    named: frozenset[str] = frozenset()   # names | text (conflicts)
+    marks: frozenset[str] = frozenset()   # names | figures (similarity)
+    # weights (sums of idf) of title, text and marks, for the idf they were computed with
+    w_title: float = 0.0
+    w_text: float = 0.0
+    w_marks: float = 0.0
+    weighed_by: Any = field(default=None, repr=False, compare=False)
+
+
+def _weigh(f: _Features, idf: dict[str, float]) -> None:
+    if f.weighed_by is not idf:
+        f.w_title, f.w_text, f.w_marks = _wsum(idf, f.title), _wsum(idf, f.text), _wsum(idf, f.marks)
+        f.weighed_by = idf
 
 
 def _features(item: Item) -> _Features:
@@ -534,7 +611,7 @@ def _features(item: Item) -> _Features:
     return _Features(
         title=title_lemmas, text=title_lemmas | summary_lemmas, names=names, title_names=title_names,
         figures=figures, title_figures=title_figures, has_summary=bool(summary_lemmas),
-        outlet=fold(item.outlet or "").strip(),
+        outlet=fold(item.outlet or "").strip(), named=names | title_lemmas | summary_lemmas, marks=names | figures,
     )
 
 
@@ -551,22 +628,6 @@ def _wsum(idf: dict[str, float], tokens: frozenset[str]) -> float:
     return sum(map(idf.get, tokens, repeat(1.0)))
 
 
-def _wjaccard(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    common = _wsum(idf, a & b)
-    union = _wsum(idf, a | b)
-    return common / union if union else 0.0
-
-
-def _wcontain(a: frozenset[str], b: frozenset[str], idf: dict[str, float]) -> float:
-    """Weighted share of ``a`` found in ``b``."""
-    if not a:
-        return 0.0
-    total = _wsum(idf, a)
-    return _wsum(idf, a & b) / total if total else 0.0
-
-
 def _conflict(fa: _Features, fb: _Features) -> str | None:
     """Why two items cannot be one story, whatever their words share, or None.
 
@@ -575,7 +636,7 @@ def _conflict(fa: _Features, fb: _Features) -> str | None:
     contrat"), or each a figure the other does not give ("Lettre n°12" /
     "Lettre n°13"), are two stories.
     """
-    a_all, b_all = fa.names | fa.text, fb.names | fb.text
+    a_all, b_all = fa.named, fb.named
     if fa.title_names - b_all and fb.title_names - a_all:
         return "noms différents"
     if fa.title_figures and fb.title_figures and fa.title_figures - fb.figures and fb.title_figures - fa.figures:
@@ -583,20 +644,41 @@ def _conflict(fa: _Features, fb: _Features) -> str | None:
     return None
 
 
+def _wjaccard_of(a: frozenset[str], b: frozenset[str], wa: float, wb: float, idf: dict[str, float]) -> float:
+    """Weighted Jaccard similarity of two sets whose weights (sums of idf) are ``wa`` and ``wb``:
+    the weight of the intersection over that of the union (wa + wb - common)."""
+    if not a or not b:
+        return 0.0
+    common = _wsum(idf, a & b)
+    union = wa + wb - common
+    return common / union if union > 0 else 0.0
+
+
 def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tuple[float, dict[str, float]]:
-    """Similarity of two items in 0..1 and its parts (see module doc)."""
-    title = _wjaccard(fa.title, fb.title, idf)
+    """Similarity of two items in 0..1 and its parts (see module doc).
+
+    Weighted (idf) Jaccard similarities and containments (the weight of the
+    intersection over that of one set), from each item's set weights computed
+    once per run (:func:`_weigh`): only the intersections are summed pair by pair.
+    """
+    _weigh(fa, idf)
+    _weigh(fb, idf)
+    title = _wjaccard_of(fa.title, fb.title, fa.w_title, fb.w_title, idf)
     # titles reworded: the shorter one's lemmas found in the other's whole text
-    cross = max(_wcontain(fa.title, fb.text, idf), _wcontain(fb.title, fa.text, idf)) if fa.title and fb.title else 0.0
+    if fa.title and fb.title:
+        cross = max(_wsum(idf, fa.title & fb.text) / fa.w_title, _wsum(idf, fb.title & fa.text) / fb.w_title)
+    else:
+        cross = 0.0
     if fa.has_summary and fb.has_summary:
-        text = _wjaccard(fa.text, fb.text, idf)
-        contain = _wcontain(fa.text, fb.text, idf) if len(fa.text) <= len(fb.text) else _wcontain(fb.text, fa.text, idf)
+        common = _wsum(idf, fa.text & fb.text)
+        text = common / (fa.w_text + fb.w_text - common)
+        contain = common / (fa.w_text if len(fa.text) <= len(fb.text) else fb.w_text)
         body = max(text, 0.5 * text + 0.5 * contain)
     else:
         body = title
-    names_a, names_b = fa.names | fa.figures, fb.names | fb.figures
+    names_a, names_b = fa.marks, fb.marks
     if names_a and names_b:
-        shared = _wjaccard(names_a, names_b, idf)
+        shared = _wjaccard_of(names_a, names_b, fa.w_marks, fb.w_marks, idf)
         score = 0.35 * title + 0.15 * cross + 0.3 * body + 0.2 * shared
     else:
         shared = 0.0
@@ -622,14 +704,21 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     owners = np.repeat(np.arange(len(counts)), counts)
     keep_rows = mask[owners]
     h, o = hashes[keep_rows], owners[keep_rows]
-    _, inverse, df = np.unique(h, return_inverse=True, return_counts=True)
-    d = df[inverse]
+    uniq, df = np.unique(h, return_counts=True)
+    ids = np.searchsorted(uniq, h)  # rank of each hash (np.unique's inverse, without its slow argsort)
+    d = df[ids]
     shared = d >= 2
-    h, o, d = h[shared], o[shared], d[shared]
+    h, o, d, ids = h[shared], o[shared], d[shared], ids[shared]
     if not len(h):
         return pairs
-    order = np.lexsort((h, d, o))
-    h, o, d = h[order], o[order], d[order]
+    if max(int(o.max()), int(d.max()), int(ids.max())) < 2**21:
+        # sorted by owner, then document frequency, then hash (as np.lexsort((h, d, o))),
+        # as one packed 63-bit key: a plain sort, no permutation
+        packed = np.sort((o.astype(np.int64) << 42) | (d.astype(np.int64) << 21) | ids.astype(np.int64))
+        o, d, h = packed >> 42, (packed >> 21) & (2**21 - 1), uniq[packed & (2**21 - 1)]
+    else:
+        order = np.lexsort((h, d, o))
+        h, o, d = h[order], o[order], d[order]
     idx = np.arange(len(o))
     first = np.concatenate(([True], o[1:] != o[:-1]))
     group_start = np.maximum.accumulate(np.where(first, idx, 0))
@@ -672,13 +761,15 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
     arr = np.asarray(pairs, dtype=np.int64)
 
     def shared_share(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        _, ids, df = np.unique(hashes, return_inverse=True, return_counts=True)
-        ids = ids.ravel()
-        rows = np.repeat(np.arange(len(counts)), counts)
+        uniq, df = np.unique(hashes, return_counts=True)
+        ids = np.searchsorted(uniq, hashes)  # np.unique's inverse, without its slow argsort
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
         shape = (len(counts), int(ids.max()) + 1 if len(ids) else 1)
-        weighted = sparse.csr_matrix((weights, (rows, ids)), shape=shape)
-        binary = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), (rows, ids)), shape=shape)
+        # each text's ids are distinct and sorted (its hashes are): the CSR
+        # arrays as they are, without a conversion from coordinates
+        indptr = np.concatenate(([0], np.cumsum(counts)))
+        weighted = sparse.csr_matrix((weights, ids, indptr), shape=shape)
+        binary = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=shape)
         shared = np.asarray(weighted[arr[:, 0]].multiply(binary[arr[:, 1]]).sum(axis=1)).ravel()
         totals = np.asarray(weighted.sum(axis=1)).ravel()
         smaller = np.minimum(totals[arr[:, 0]], totals[arr[:, 1]])
@@ -699,7 +790,19 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
     """
     if not 0 < threshold <= 1 or not 0 < suggest_threshold <= 1:
         raise ValueError(f"dedupe: thresholds must be in (0, 1], got {threshold}, {suggest_threshold}")
-    items = list(items)
+    # The cyclic garbage collector off while dedupe allocates its millions of
+    # small sets and tuples (it would walk the caller's 100k items again and
+    # again, ~20% of the time); dedupe makes no reference cycles to collect.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _dedupe(list(items), threshold, suggest_threshold)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> DedupeResult:
     n = len(items)
     for item in items:
         try:
@@ -740,9 +843,7 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
     url_root = [uf.find(i) for i in range(n)]
     reps = [i for i in range(n) if url_root[i] == i]
     title_hashes, title_counts = _hash_words([items[i].title for i in reps])
-    text_hashes, text_counts = _hash_words(
-        [f"{fold(items[i].title)}\n{fold(items[i].summary) if items[i].summary else ''}" for i in reps], folded=True
-    )
+    text_hashes, text_counts = _hash_words([items[i].title for i in reps], [items[i].summary for i in reps])
     eligible = np.flatnonzero(text_counts >= 3)
     titled = eligible[title_counts[eligible] > 0]
     found = []
@@ -786,10 +887,9 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
 
     for pair in pairs_list:
         feat(pair[0]), feat(pair[1])
-    df: dict[str, int] = defaultdict(int)
+    df: Counter[str] = Counter()
     for f in feats.values():
-        for token in f.text | f.names | f.figures:
-            df[token] += 1
+        df.update(f.named | f.figures)  # text | names | figures
     total = len(feats) + 1
     idf = {t: math.log(1 + total / c) for t, c in df.items()}
     strong: dict[tuple[int, int], float] = {}
@@ -860,16 +960,18 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
 
     # 5. Pick the richest copy of each group, merge the others into it.
     clusters: dict[int, list[int]] = defaultdict(list)
+    find = uf.find
     for i in range(n):
-        clusters[uf.find(i)].append(i)
+        clusters[find(i)].append(i)
     keep = [True] * n
     report: list[dict] = []
     kept_of: dict[int, int] = {}  # root -> kept index
     for root, members in clusters.items():
+        if len(members) == 1:  # most items: alone, kept as they are
+            kept_of[root] = members[0]
+            continue
         best = max(members, key=lambda i: _richness(items[i], i))
         kept_of[root] = best
-        if len(members) == 1:
-            continue
         kept = items[best]
         best_rep = url_root[best]
         for i in members:
