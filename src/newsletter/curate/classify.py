@@ -785,6 +785,15 @@ def record_correction(store: Any, item: Item, category: str, actor: str) -> None
     })
 
 
+def correction_examples(corrections: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The officer's corrections as ``(text, slug)`` training examples for
+    :func:`classify` (``examples=``): what the model learns from them."""
+    from newsletter.curate.model import item_text
+
+    return [(item_text(c.get("title"), c.get("summary")), c["category"])
+            for c in corrections if c.get("title") and c.get("category")]
+
+
 def apply_corrections(items: Iterable[Item], corrections: Iterable[dict[str, Any]], taxonomy: Taxonomy) -> int:
     """Preset the category of items the officer corrected before: same URL
     (canonical), else same source's series. Returns how many items got one.
