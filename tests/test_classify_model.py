@@ -182,3 +182,14 @@ def test_corrections_teach_the_model_in_a_curation_run(tmp_path):
     (now,) = after.issue.all_items()
     assert was.category != "sport-culture"
     assert now.category == "sport-culture"
+
+
+@pytest.mark.parametrize("url", ["https://irev.fr/thematiques/transition/atelier",
+                                 "https://irev.fr/Th%C3%A9matiques/Transition/atelier",
+                                 "https://irev.fr/thématiques/transition/atelier"])
+def test_path_rule_found_in_a_batch_whatever_the_spelling_of_the_url(taxonomy, url):
+    got = items(("Assemblée générale du club", ""), ("Assemblée générale du club", ""))
+    got[1].url = url
+    classify(got, taxonomy)
+    assert got[1].category == "transitions" and got[1].score == 1.0
+    assert got[0].category != "transitions"

@@ -126,6 +126,28 @@ def fold(text: str) -> str:
     return s
 
 
+def fold_joined(texts: Sequence[str]) -> bytes:
+    """``fold`` of every text, joined by NUL, as ASCII bytes: the whole batch
+    lowered and translated at once; only texts with characters beyond
+    Latin-1 (curly apostrophes, œ) go through :func:`fold` one by one."""
+    texts = [t or "" for t in texts]
+    low = "\0".join(texts).lower()
+    try:
+        return low.encode("latin-1").translate(_LATIN1)
+    except UnicodeEncodeError:
+        pass
+    parts = low.split("\0")
+    if len(parts) != len(texts):  # a NUL inside a text
+        return "\0".join(fold(t).replace("\0", " ") for t in texts).encode("ascii")
+    chunks = []
+    for raw, lowered in zip(texts, parts):
+        try:
+            chunks.append(lowered.encode("latin-1"))
+        except UnicodeEncodeError:
+            chunks.append(fold(raw).encode("ascii"))  # ASCII: the translation below keeps it
+    return b"\0".join(chunks).translate(_LATIN1)
+
+
 def words(text: str) -> list[str]:
     """The folded words of ``text`` (letters and digits), in order."""
     return _WORD.findall(fold(text))
@@ -234,7 +256,7 @@ class TermTable:
         # folded text is ASCII: one bytes.translate turns every character that
         # is not a letter or digit into a space (what _WORD.findall does), and
         # the NUL ending every text survives as a word of its own
-        joined = " \0 ".join([fold(t) if t else "" for t in texts]).encode("ascii", "replace")
+        joined = fold_joined(texts).replace(b"\0", b" \0 ")
         tokens = (joined + b" \0").translate(_SPACES).split() if texts else []
         get = self.words.get
         ids = list(map(get, tokens))
@@ -352,6 +374,7 @@ class Taxonomy:
             self._path_slugs.setdefault(prefix, slug)
         self._path_re = re.compile("|".join(re.escape(p) for p in self._path_slugs) or "(?!)")
         self._path_anywhere = re.compile(self._path_re.pattern, re.IGNORECASE)
+        self._path_anywhere_folded = re.compile(self._path_re.pattern.encode("ascii"))
 
     # -- public helpers ---------------------------------------------------
     @property
@@ -504,6 +527,23 @@ class Taxonomy:
         if biased:
             pts[biased] = pts.get(biased, 0.0) + self.settings["source_bias"]
         return pts
+
+    def path_candidates(self, items: Sequence[Item]) -> set[int]:
+        """Indices of the items whose URL (or canonical URL) may start with one of
+        the ``paths``: one scan of all the URLs, decoded and folded as
+        :meth:`path_category` does, for a prefix anywhere; :meth:`path_category`
+        decides for those."""
+        if not self._paths or not items:
+            return set()
+        import numpy as np
+
+        urls = [f"{i.url or ''} {i.canonical_url or ''}" for i in items]
+        folded = fold_joined([unquote(u) if "%" in u else u for u in urls])
+        hits = [m.start() for m in self._path_anywhere_folded.finditer(folded.replace(b" ", b"-"))]
+        if not hits:
+            return set()
+        ends = np.flatnonzero(np.frombuffer(folded, dtype=np.uint8) == 0)
+        return set(np.searchsorted(ends, hits).tolist())
 
     def path_category(self, url: str | None) -> str | None:
         if not url or not self._paths:
@@ -696,15 +736,16 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
 
     items = list(items)
     pending: list[Item] = []
-    for item in items:
+    maybe_path = taxonomy.path_candidates(items)
+    for row, item in enumerate(items):
         if item.category and item.category not in taxonomy:
             item.extra["classify_note"] = (
                 f"catégorie « {item.category} » imposée par la source inconnue de la taxonomie : ignorée"
             )
             item.category = None
-        if item.category or taxonomy.path_category(item.url) or (
+        if item.category or (row in maybe_path and (taxonomy.path_category(item.url) or (
             item.canonical_url and item.canonical_url != item.url and taxonomy.path_category(item.canonical_url)
-        ):
+        ))):
             item.category, item.score = classify_item(item, taxonomy)
         else:
             pending.append(item)
