@@ -92,6 +92,8 @@ def _latin1_table() -> bytes:
 
 
 _LATIN1 = _latin1_table()  # Latin-1 byte -> ASCII letter without accent, or space
+# the same after lower-casing (no Latin-1 letter lower-cases outside Latin-1): fold() of Latin-1 text in one step
+_LOWER_LATIN1 = bytes(_LATIN1[ord(chr(c).lower())] for c in range(256))
 # common non-Latin-1 punctuation in French text, turned into spaces before the fast path
 _PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
@@ -127,25 +129,23 @@ def fold(text: str) -> str:
 
 
 def fold_joined(texts: Sequence[str]) -> bytes:
-    """``fold`` of every text, joined by NUL, as ASCII bytes: the whole batch
-    lowered and translated at once; only texts with characters beyond
-    Latin-1 (curly apostrophes, œ) go through :func:`fold` one by one."""
+    """``fold`` of every text, joined by NUL, as ASCII bytes: a batch of
+    Latin-1 texts is lowered and folded by one ``bytes.translate``; only texts
+    with characters beyond Latin-1 (curly apostrophes, œ) go through
+    :func:`fold` one by one."""
     texts = [t or "" for t in texts]
-    low = "\0".join(texts).lower()
+    joined = "\0".join(texts)
     try:
-        return low.encode("latin-1").translate(_LATIN1)
+        return joined.encode("latin-1").translate(_LOWER_LATIN1)
     except UnicodeEncodeError:
         pass
-    parts = low.split("\0")
-    if len(parts) != len(texts):  # a NUL inside a text
-        return "\0".join(fold(t).replace("\0", " ") for t in texts).encode("ascii")
     chunks = []
-    for raw, lowered in zip(texts, parts):
+    for text in texts:
         try:
-            chunks.append(lowered.encode("latin-1"))
+            chunks.append(text.encode("latin-1").translate(_LOWER_LATIN1))
         except UnicodeEncodeError:
-            chunks.append(fold(raw).encode("ascii"))  # ASCII: the translation below keeps it
-    return b"\0".join(chunks).translate(_LATIN1)
+            chunks.append(fold(text).replace("\0", " ").encode("ascii"))
+    return b"\0".join(chunks)
 
 
 def words(text: str) -> list[str]:
@@ -542,7 +542,9 @@ class Taxonomy:
         hits = [m.start() for m in self._path_anywhere_folded.finditer(folded.replace(b" ", b"-"))]
         if not hits:
             return set()
-        ends = np.flatnonzero(np.frombuffer(folded, dtype=np.uint8) == 0)
+        ends = np.flatnonzero(np.frombuffer(folded + b"\0", dtype=np.uint8) == 0)
+        if len(ends) != len(items):  # a NUL inside a URL: check them all
+            return set(range(len(items)))
         return set(np.searchsorted(ends, hits).tolist())
 
     def path_category(self, url: str | None) -> str | None:
