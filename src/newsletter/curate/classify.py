@@ -196,6 +196,18 @@ def terms(text: str) -> list[str]:
 # of texts are matched as integer arrays (numpy) instead of item by item.
 
 
+class _Words(dict):
+    """Folded word (ASCII bytes) -> stem id; a word seen for the first time is stemmed."""
+
+    def __init__(self, table: "TermTable"):
+        super().__init__({b"\0": 0})
+        self._table = table
+
+    def __missing__(self, word: bytes) -> int:
+        got = self[word] = self._table.stem_id(stem(word.decode("ascii")))
+        return got
+
+
 class TermTable:
     """Integer ids for stems, shared by the keyword matcher and the text model.
 
@@ -213,7 +225,7 @@ class TermTable:
         self.reset()
 
     def reset(self) -> None:
-        self.words: dict[bytes, int] = {b"\0": 0}  # folded word (ASCII bytes) -> stem id
+        self.words = _Words(self)  # folded word (ASCII bytes) -> stem id
         self.stems: dict[str, int] = {"": 0}
         self.stem_list: list[str] = [""]
         self.content = bytearray(b"\0")
@@ -232,10 +244,6 @@ class TermTable:
                 self.prefix.append(self.prefixes.setdefault(p, len(self.prefixes)))
             else:
                 self.prefix.append(0)
-        return got
-
-    def _new_word(self, word: bytes) -> int:
-        got = self.words[word] = self.stem_id(stem(word.decode("ascii")))
         return got
 
     def ids_of(self, stems: Iterable[str]) -> list[int]:
@@ -258,12 +266,7 @@ class TermTable:
         # the NUL ending every text survives as a word of its own
         joined = fold_joined(texts).replace(b"\0", b" \0 ")
         tokens = (joined + b" \0").translate(_SPACES).split() if texts else []
-        get = self.words.get
-        ids = list(map(get, tokens))
-        if None in ids:
-            for word in set(tokens).difference(self.words):
-                self._new_word(word)
-            ids = list(map(get, tokens))
+        ids = list(map(self.words.__getitem__, tokens))  # a new word: _Words.__missing__
         arr = np.frombuffer(array("q", ids), dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
         ends = np.flatnonzero(arr == 0)
         if len(ends) != len(texts):  # a NUL inside a text
