@@ -38,6 +38,14 @@ Rules, in order:
    plus ``source_bias`` for the category preferred for the item's source.
    The category with most points wins (ties: taxonomy order); score =
    points / (points + 3), in 0..1. Under ``min_points``: ``autres``, score 0.
+
+That is :func:`classify_item`, the keywords alone. :func:`classify` (what
+``newsletter classify`` and the monthly run use) blends these points with a
+small text model (``newsletter.curate.model``; ``settings.model_weight: 0``
+turns it off) and works on whole batches: every distinct word is folded and
+stemmed once (:class:`TermTable`), then keywords are matched on arrays of
+integer ids (:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points`
+item by item: a test checks it).
 """
 
 from __future__ import annotations
