@@ -193,3 +193,16 @@ def test_path_rule_found_in_a_batch_whatever_the_spelling_of_the_url(taxonomy, u
     classify(got, taxonomy)
     assert got[1].category == "transitions" and got[1].score == 1.0
     assert got[0].category != "transitions"
+
+
+def test_a_full_word_table_starts_afresh_with_the_same_results(taxonomy, monkeypatch):
+    from newsletter.curate.classify import TERMS
+
+    first = _dev_items()
+    classify(first, taxonomy)
+    generation = TERMS.generation
+    monkeypatch.setattr(TERMS, "MAX_WORDS", 10)
+    again = _dev_items()
+    classify(again, taxonomy)
+    assert TERMS.generation > generation
+    assert [(i.category, i.score) for i in again] == [(i.category, i.score) for i in first]

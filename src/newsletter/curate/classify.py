@@ -254,6 +254,12 @@ class TermTable:
                 self.prefix.append(0)
         return got
 
+    def maybe_reset(self) -> None:
+        """Start afresh when the table has grown past :data:`MAX_WORDS` words
+        (called before a batch, never between the batches of one classification)."""
+        if len(self.words) > self.MAX_WORDS:
+            self.reset()
+
     def ids_of(self, stems: Iterable[str]) -> list[int]:
         return [self.stem_id(s) for s in stems]
 
@@ -267,8 +273,6 @@ class TermTable:
         instead of a loop per text."""
         import numpy as np
 
-        if len(self.words) > self.MAX_WORDS:
-            self.reset()
         # folded text is ASCII: one bytes.translate turns every character that
         # is not a letter or digit into a space (what _WORD.findall does), and
         # the NUL ending every text survives as a word of its own
@@ -298,6 +302,7 @@ class ItemBatch:
     computed once for both the keywords and the text model."""
 
     def __init__(self, items: Sequence[Item]):
+        TERMS.maybe_reset()
         self.title = TERMS.batch([i.title or "" for i in items])
         self.summary = TERMS.batch([i.summary or "" for i in items])
         self.size = len(items)
