@@ -54,6 +54,7 @@ from newsletter.errors import UserError
 
 import json
 import re
+import threading
 from array import array
 import unicodedata
 from dataclasses import dataclass, field
@@ -230,6 +231,9 @@ class TermTable:
     MAX_WORDS = 1_000_000
 
     def __init__(self) -> None:
+        # held while ids are handed out and used (one classification at a time:
+        # the review app may classify from several threads)
+        self.lock = threading.RLock()
         self.reset()
 
     def reset(self) -> None:
@@ -591,9 +595,12 @@ class Taxonomy:
         """:meth:`points` of many items at once: an array (items x :attr:`slugs`),
         row i equal to ``points(items[i])`` (a test checks it). ``batch``: the
         items' words, when the caller already has them (:class:`ItemBatch`)."""
+        with TERMS.lock:
+            return self._points_matrix(items, batch or ItemBatch(items))
+
+    def _points_matrix(self, items: Sequence[Item], batch: "ItemBatch") -> "np.ndarray":
         import numpy as np
 
-        batch = batch or ItemBatch(items)
         title_ids, title_starts = batch.title
         summary_ids, summary_starts = batch.summary
         matcher = self._keyword_matcher()
@@ -768,7 +775,8 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
         else:
             pending.append(item)
     if pending:
-        text_model.classify_pending(pending, taxonomy, examples)
+        with TERMS.lock:
+            text_model.classify_pending(pending, taxonomy, examples)
 
 
 # --------------------------------------------------------------------------

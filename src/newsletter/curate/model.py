@@ -241,9 +241,10 @@ class TextModel:
         from sklearn.feature_extraction.text import TfidfTransformer
         from sklearn.naive_bayes import ComplementNB
 
-        ids, _starts = TERMS.batch(data.texts)
-        features = _Features.fit(ids)
-        counts = features.counts([(ids, 1.0)], len(data.texts))
+        with TERMS.lock:
+            ids, _starts = TERMS.batch(data.texts)
+            features = _Features.fit(ids)
+            counts = features.counts([(ids, 1.0)], len(data.texts))
         tfidf = TfidfTransformer(sublinear_tf=True)
         matrix = tfidf.fit_transform(counts)
         classifier = ComplementNB(alpha=ALPHA)
@@ -252,8 +253,9 @@ class TextModel:
 
     def text_matrix(self, texts: Sequence[str]):
         """TF-IDF rows (L2-normalised) of plain texts."""
-        ids, _ = TERMS.batch(list(texts))
-        return self._tfidf.transform(self._features.counts([(ids, 1.0)], len(texts)))
+        with TERMS.lock:
+            ids, _ = TERMS.batch(list(texts))
+            return self._tfidf.transform(self._features.counts([(ids, 1.0)], len(texts)))
 
     def item_matrix(self, batch: ItemBatch):
         """TF-IDF rows of items: the title counted twice, the summary's first
@@ -354,12 +356,13 @@ _TRAINED: "weakref.WeakKeyDictionary[Taxonomy, dict]" = weakref.WeakKeyDictionar
 def trained(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None = None) -> TextModel | None:
     """The model for this taxonomy and these corrections, trained once per process."""
     key = tuple((str(t), str(s)) for t, s in (examples or ()))
-    models = _TRAINED.setdefault(taxonomy, {})
-    if key not in models:
-        if len(models) >= 8:
-            models.clear()
-        models[key] = TextModel.train(taxonomy, key)
-    return models[key]
+    with TERMS.lock:
+        models = _TRAINED.setdefault(taxonomy, {})
+        if key not in models:
+            if len(models) >= 8:
+                models.clear()
+            models[key] = TextModel.train(taxonomy, key)
+        return models[key]
 
 
 def classify_pending(items: list[Item], taxonomy: "Taxonomy",
