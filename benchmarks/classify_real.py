@@ -2,13 +2,15 @@
 
 Usage::
 
-    .venv/bin/python benchmarks/classify_real.py [PAGES.jsonl] [--taxonomy PATH] [--errors]
+    .venv/bin/python benchmarks/classify_real.py [PAGES.jsonl] [--taxonomy PATH] [--errors] [--keywords-only]
 
 Reads JSON Lines of ``{"title", "summary", "url", "label"}`` (default
-``/tmp/real-pages.jsonl``), classifies every page with the taxonomy (default
-``sources/taxonomy.yaml``) and prints the accuracy, per-category precision and
-recall, and the confusion matrix (rows: expected label, columns: category
-given). ``--errors`` also lists every misclassified page.
+``/tmp/real-pages.jsonl``), classifies every page as ``newsletter classify``
+does (keywords of the taxonomy, default ``sources/taxonomy.yaml``, blended with
+the text model; ``--keywords-only``: the keywords alone, as this script did
+before the model existed) and prints the accuracy (both ways), per-category
+precision and recall, and the confusion matrix (rows: expected label, columns:
+category given). ``--errors`` also lists every misclassified page.
 
 How the set was gathered (the third-party text itself is never committed)
 --------------------------------------------------------------------------
@@ -63,7 +65,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from newsletter.curate.classify import Taxonomy, TaxonomyError, classify_item  # noqa: E402
+from newsletter.curate.classify import Taxonomy, TaxonomyError, classify, classify_item  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 
 DEFAULT = Path("/tmp/real-pages.jsonl")
@@ -93,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("pages", nargs="?", type=Path, default=DEFAULT)
     parser.add_argument("--taxonomy", type=Path, default=None)
     parser.add_argument("--errors", action="store_true", help="list every misclassified page")
+    parser.add_argument("--keywords-only", action="store_true", help="the taxonomy's keywords alone, no model")
     args = parser.parse_args(argv)
     try:
         taxonomy = Taxonomy.load(args.taxonomy) if args.taxonomy else Taxonomy.default()
@@ -105,16 +108,24 @@ def main(argv: list[str] | None = None) -> int:
 
     confusion: dict[str, Counter] = defaultdict(Counter)
     errors = []
-    for row in rows:
-        item = Item(kind="article", title=row["title"], summary=row.get("summary", ""),
-                    url=row.get("url") or "https://example.invalid/")
-        got, score = classify_item(item, taxonomy)
+    items = [Item(kind="article", title=row["title"], summary=row.get("summary", ""),
+                  url=row.get("url") or "https://example.invalid/") for row in rows]
+    keywords = [classify_item(item, taxonomy) for item in items]
+    if args.keywords_only:
+        given = keywords
+    else:
+        classify(items, taxonomy)
+        given = [(item.category, item.score) for item in items]
+    kw_correct = sum(k[0] == row["label"] for k, row in zip(keywords, rows))
+    print(f"keywords alone: {kw_correct / len(rows):.3f} ({kw_correct}/{len(rows)})")
+    for row, (got, score) in zip(rows, given):
         confusion[row["label"]][got] += 1
         if got != row["label"]:
             errors.append((row["label"], got, score, row["title"], row.get("url", "")))
 
     correct = sum(confusion[s][s] for s in slugs)
-    print(f"pages: {len(rows)}   accuracy: {correct / len(rows):.3f} ({correct}/{len(rows)})")
+    how = "keywords alone" if args.keywords_only else "keywords + model, as newsletter classify"
+    print(f"pages: {len(rows)}   accuracy ({how}): {correct / len(rows):.3f} ({correct}/{len(rows)})")
     print()
     width = max(map(len, slugs))
     print(f"{'category'.ljust(width)}  precision  recall  support")

@@ -38,6 +38,14 @@ Rules, in order:
    plus ``source_bias`` for the category preferred for the item's source.
    The category with most points wins (ties: taxonomy order); score =
    points / (points + 3), in 0..1. Under ``min_points``: ``autres``, score 0.
+
+That is :func:`classify_item`, the keywords alone. :func:`classify` (what
+``newsletter classify`` and the monthly run use) blends these points with a
+small text model (``newsletter.curate.model``; ``settings.model_weight: 0``
+turns it off) and works on whole batches: every distinct word is folded and
+stemmed once (:class:`TermTable`), then keywords are matched on arrays of
+integer ids (:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points`
+item by item: a test checks it).
 """
 
 from __future__ import annotations
@@ -46,10 +54,12 @@ from newsletter.errors import UserError
 
 import json
 import re
+import threading
+from array import array
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote
 
 
@@ -57,11 +67,16 @@ from newsletter.home import TAXONOMY_FILE, config_path
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+
 FALLBACK = "autres"
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 # A hashtag is one word (letters, digits, _), "#" optional; the social drafts use the same rule.
 HASHTAG = re.compile(r"^#?([\w]+)$", re.UNICODE)
 _WORD = re.compile(r"[a-z0-9]+")
+# bytes.translate table: ASCII letters and digits (and NUL) kept, anything else a space
+_SPACES = bytes(c if (chr(c).isascii() and chr(c).isalnum() and not chr(c).isupper()) or c == 0 else 32 for c in range(256))
 
 
 class TaxonomyError(UserError):
@@ -86,6 +101,8 @@ def _latin1_table() -> bytes:
 
 
 _LATIN1 = _latin1_table()  # Latin-1 byte -> ASCII letter without accent, or space
+# the same after lower-casing (no Latin-1 letter lower-cases outside Latin-1): fold() of Latin-1 text in one step
+_LOWER_LATIN1 = bytes(_LATIN1[ord(chr(c).lower())] for c in range(256))
 # common non-Latin-1 punctuation in French text, turned into spaces before the fast path
 _PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
@@ -118,6 +135,26 @@ def fold(text: str) -> str:
         _FOLDED.clear()
     _FOLDED[text] = s
     return s
+
+
+def fold_joined(texts: Sequence[str]) -> bytes:
+    """``fold`` of every text, joined by NUL, as ASCII bytes: a batch of
+    Latin-1 texts is lowered and folded by one ``bytes.translate``; only texts
+    with characters beyond Latin-1 (curly apostrophes, œ) go through
+    :func:`fold` one by one."""
+    texts = [t or "" for t in texts]
+    joined = "\0".join(texts)
+    try:
+        return joined.encode("latin-1").translate(_LOWER_LATIN1)
+    except UnicodeEncodeError:
+        pass
+    chunks = []
+    for text in texts:
+        try:
+            chunks.append(text.encode("latin-1").translate(_LOWER_LATIN1))
+        except UnicodeEncodeError:
+            chunks.append(fold(text).replace("\0", " ").encode("ascii"))
+    return b"\0".join(chunks)
 
 
 def words(text: str) -> list[str]:
@@ -161,6 +198,118 @@ def terms(text: str) -> list[str]:
     """Stemmed folded words: what keywords are matched against."""
     get = _STEMS.get
     return [get(w) or stem(w) for w in words(text)]
+
+
+# --------------------------------------------------------------------------
+# Batches: every distinct word is folded and stemmed once, then whole batches
+# of texts are matched as integer arrays (numpy) instead of item by item.
+
+
+class _Words(dict):
+    """Folded word (ASCII bytes) -> stem id; a word seen for the first time is stemmed."""
+
+    def __init__(self, table: "TermTable"):
+        super().__init__({b"\0": 0})
+        self._table = table
+
+    def __missing__(self, word: bytes) -> int:
+        got = self[word] = self._table.stem_id(stem(word.decode("ascii")))
+        return got
+
+
+class TermTable:
+    """Integer ids for stems, shared by the keyword matcher and the text model.
+
+    ``word -> stem id`` is computed once per distinct folded word; id 0 is the
+    separator written after every text. Per stem: whether it is a content word
+    (more than two letters, or digits) and the id of its five-letter prefix
+    (0 when the stem has five letters or fewer). Users map ids to their own
+    columns per batch (:meth:`ids_of`), so :meth:`reset` (when the table grows
+    past :data:`MAX_WORDS`) never leaves a stale id behind.
+    """
+
+    MAX_WORDS = 1_000_000
+
+    def __init__(self) -> None:
+        # held while ids are handed out and used (one classification at a time:
+        # the review app may classify from several threads)
+        self.lock = threading.RLock()
+        self.reset()
+
+    def reset(self) -> None:
+        self.words = _Words(self)  # folded word (ASCII bytes) -> stem id
+        self.stems: dict[str, int] = {"": 0}
+        self.stem_list: list[str] = [""]
+        self.content = bytearray(b"\0")
+        self.prefix: list[int] = [0]
+        self.prefixes: dict[str, int] = {"": 0}
+        self.generation = getattr(self, "generation", 0) + 1
+
+    def stem_id(self, s: str) -> int:
+        got = self.stems.get(s)
+        if got is None:
+            got = self.stems[s] = len(self.stem_list)
+            self.stem_list.append(s)
+            self.content.append(1 if len(s) > 2 or s.isdigit() else 0)
+            if len(s) > 5:
+                p = s[:5] + "~"
+                self.prefix.append(self.prefixes.setdefault(p, len(self.prefixes)))
+            else:
+                self.prefix.append(0)
+        return got
+
+    def maybe_reset(self) -> None:
+        """Start afresh when the table has grown past :data:`MAX_WORDS` words
+        (called before a batch, never between the batches of one classification)."""
+        if len(self.words) > self.MAX_WORDS:
+            self.reset()
+
+    def ids_of(self, stems: Iterable[str]) -> list[int]:
+        return [self.stem_id(s) for s in stems]
+
+    def batch(self, texts: Sequence[str], max_words: int | None = None) -> tuple["np.ndarray", "np.ndarray"]:
+        """Stem ids of the words of every text, concatenated, each text followed
+        by 0; and the offset where every text starts. ``max_words``: only the
+        first words of each text.
+
+        One regular-expression scan and one dictionary lookup per word over the
+        whole batch (texts joined by NUL, which folded text never holds: checked),
+        instead of a loop per text."""
+        import numpy as np
+
+        # folded text is ASCII: one bytes.translate turns every character that
+        # is not a letter or digit into a space (what _WORD.findall does), and
+        # the NUL ending every text survives as a word of its own
+        joined = fold_joined(texts).replace(b"\0", b" \0 ")
+        tokens = (joined + b" \0").translate(_SPACES).split() if texts else []
+        ids = list(map(self.words.__getitem__, tokens))  # a new word: _Words.__missing__
+        arr = np.frombuffer(array("q", ids), dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
+        ends = np.flatnonzero(arr == 0)
+        if len(ends) != len(texts):  # a NUL inside a text
+            return self.batch([t.replace("\0", " ") for t in texts], max_words)
+        starts = np.zeros(len(ends), dtype=np.int64)
+        starts[1:] = ends[:-1] + 1
+        if max_words is not None and len(arr):
+            doc = np.repeat(np.arange(len(ends)), np.diff(np.concatenate([starts, [len(arr)]])))
+            keep = (np.arange(len(arr)) - starts[doc] < max_words) | (arr == 0)
+            arr = arr[keep]
+            ends = np.flatnonzero(arr == 0)
+            starts[1:] = ends[:-1] + 1
+        return arr, starts
+
+
+TERMS = TermTable()
+
+
+class ItemBatch:
+    """The stem ids of many items' titles and summaries (see :meth:`TermTable.batch`),
+    computed once for both the keywords and the text model."""
+
+    def __init__(self, items: Sequence[Item]):
+        TERMS.maybe_reset()
+        self.title = TERMS.batch([i.title or "" for i in items])
+        self.summary = TERMS.batch([i.summary or "" for i in items])
+        self.size = len(items)
 
 
 # --------------------------------------------------------------------------
@@ -244,6 +393,8 @@ class Taxonomy:
         for prefix, slug in self._paths:
             self._path_slugs.setdefault(prefix, slug)
         self._path_re = re.compile("|".join(re.escape(p) for p in self._path_slugs) or "(?!)")
+        self._path_anywhere = re.compile(self._path_re.pattern, re.IGNORECASE)
+        self._path_anywhere_folded = re.compile(self._path_re.pattern.encode("ascii"))
 
     # -- public helpers ---------------------------------------------------
     @property
@@ -397,8 +548,30 @@ class Taxonomy:
             pts[biased] = pts.get(biased, 0.0) + self.settings["source_bias"]
         return pts
 
+    def path_candidates(self, items: Sequence[Item]) -> set[int]:
+        """Indices of the items whose URL (or canonical URL) may start with one of
+        the ``paths``: one scan of all the URLs, decoded and folded as
+        :meth:`path_category` does, for a prefix anywhere; :meth:`path_category`
+        decides for those."""
+        if not self._paths or not items:
+            return set()
+        import numpy as np
+
+        urls = [f"{i.url or ''} {i.canonical_url or ''}" for i in items]
+        folded = fold_joined([unquote(u) if "%" in u else u for u in urls])
+        hits = [m.start() for m in self._path_anywhere_folded.finditer(folded.replace(b" ", b"-"))]
+        if not hits:
+            return set()
+        ends = np.flatnonzero(np.frombuffer(folded + b"\0", dtype=np.uint8) == 0)
+        if len(ends) != len(items):  # a NUL inside a URL: check them all
+            return set(range(len(items)))
+        return set(np.searchsorted(ends, hits).tolist())
+
     def path_category(self, url: str | None) -> str | None:
         if not url or not self._paths:
+            return None
+        # quick no: a plain ASCII URL that holds none of the prefixes anywhere
+        if not self._path_anywhere.search(url) and "%" not in url and url.isascii():
             return None
         rest = url.split("://", 1)[-1]
         slash = rest.find("/")
@@ -409,6 +582,147 @@ class Taxonomy:
         path = path.lower() if path.isascii() else fold(path).replace(" ", "-")
         match = self._path_re.match(path)
         return self._path_slugs[match.group()] if match else None
+
+
+    # -- batches ------------------------------------------------------------
+    def _keyword_matcher(self) -> "_KeywordMatcher":
+        matcher = getattr(self, "_matcher", None)
+        if matcher is None or matcher.generation != TERMS.generation:
+            matcher = self._matcher = _KeywordMatcher(self)
+        return matcher
+
+    def points_matrix(self, items: Sequence[Item], batch: "ItemBatch | None" = None) -> "np.ndarray":
+        """:meth:`points` of many items at once: an array (items x :attr:`slugs`),
+        row i equal to ``points(items[i])`` (a test checks it). ``batch``: the
+        items' words, when the caller already has them (:class:`ItemBatch`)."""
+        with TERMS.lock:
+            return self._points_matrix(items, batch or ItemBatch(items))
+
+    def _points_matrix(self, items: Sequence[Item], batch: "ItemBatch") -> "np.ndarray":
+        import numpy as np
+
+        title_ids, title_starts = batch.title
+        summary_ids, summary_starts = batch.summary
+        matcher = self._keyword_matcher()
+        pts = np.zeros((len(items), len(self.categories)))
+        title_keys = matcher.found(title_ids, title_starts)
+        summary_keys = matcher.found(summary_ids, summary_starts)
+        summary_keys = summary_keys[~np.isin(summary_keys, title_keys)]
+        for keys, factor in ((title_keys, self.settings["title_weight"]),
+                             (summary_keys, self.settings["summary_weight"])):
+            docs, entries = np.divmod(keys, matcher.size)
+            np.add.at(pts, (docs, matcher.column[entries]), factor * matcher.weight[entries])
+        if self.sources:
+            bias = self.settings["source_bias"]
+            for row, item in enumerate(items):
+                biased = self.sources.get(item.source or "")
+                if biased:
+                    pts[row, self._order[biased]] += bias
+        return pts
+
+
+class _KeywordMatcher:
+    """The taxonomy's keywords as arrays of stem ids, matched on whole batches.
+
+    Same rules as :meth:`Taxonomy._hits`: distinct keywords per text, and a
+    keyword found only inside a longer keyword of the same category (a
+    containment known in advance: "renouvellement urbain" inside "projet de
+    renouvellement urbain") does not count again."""
+
+    _BASE = 0x9E3779B97F4A7C15  # odd multiplier: windows of stem ids hashed to 64 bits
+
+    def __init__(self, taxonomy: Taxonomy):
+        import numpy as np
+
+        self.generation = TERMS.generation
+        entries = [(tuple(rest and (first, *rest) or (first,)), slug, weight)
+                   for first, lst in taxonomy._index.items() for rest, slug, weight in lst]
+        self.size = max(1, len(entries))
+        self.column = np.array([taxonomy._order[slug] for _t, slug, _w in entries], dtype=np.int64)
+        self.weight = np.array([w for _t, _s, w in entries], dtype=float)
+        ids = [TERMS.ids_of(toks) for toks, _s, _w in entries]
+        n_stems = len(TERMS.stem_list)
+        # per phrase length: the stems phrases start with, the sorted window hashes, and the entries per hash
+        self.lengths = []
+        by_length: dict[int, list[int]] = {}
+        for e, seq in enumerate(ids):
+            by_length.setdefault(len(seq), []).append(e)
+        for length, members in sorted(by_length.items()):
+            first = np.zeros(n_stems, dtype=bool)
+            first[[ids[e][0] for e in members]] = True
+            seqs = np.array([ids[e] for e in members], dtype=np.int64).reshape(len(members), length)
+            hashes = self._hash(seqs)
+            order = np.argsort(hashes, kind="stable")
+            hashes, owners = hashes[order], np.array(members, dtype=np.int64)[order]
+            self.lengths.append((length, first, hashes, owners))
+        # containment: entry e2 inside entry e1 (same category) at offset o
+        where = {(slug, toks): e for e, (toks, slug, _w) in enumerate(entries)}
+        pairs = []
+        for e1, (toks, slug, _w) in enumerate(entries):
+            for size in range(1, len(toks)):
+                for off in range(len(toks) - size + 1):
+                    e2 = where.get((slug, toks[off:off + size]))
+                    if e2 is not None:
+                        pairs.append((e1, off, e2))
+        self.contains = np.array(sorted(pairs), dtype=np.int64).reshape(-1, 3)
+        self.max_length = max(by_length) if by_length else 1
+
+    @classmethod
+    def _hash(cls, windows: "np.ndarray") -> "np.ndarray":
+        import numpy as np
+
+        h = np.zeros(len(windows), dtype=np.uint64)
+        base = np.uint64(cls._BASE)
+        with np.errstate(over="ignore"):
+            for j in range(windows.shape[1]):
+                h = h * base + windows[:, j].astype(np.uint64)
+        return h
+
+    def found(self, ids: "np.ndarray", starts: "np.ndarray") -> "np.ndarray":
+        """Sorted distinct keys ``text index * size + entry`` of the keywords found."""
+        import numpy as np
+
+        padded = np.concatenate([ids, np.zeros(self.max_length, dtype=ids.dtype)])
+        positions, owners = [], []
+        n_stems = len(TERMS.stem_list)
+        for k, (length, first, hashes, entry_of) in enumerate(self.lengths):
+            if len(first) < n_stems:  # stems seen since: none starts a keyword
+                first = np.concatenate([first, np.zeros(n_stems - len(first), dtype=bool)])
+                self.lengths[k] = (length, first, hashes, entry_of)
+            cand = np.nonzero(first[ids])[0]
+            if not len(cand):
+                continue
+            windows = padded[cand[:, None] + np.arange(length)]
+            h = self._hash(windows)
+            at = np.searchsorted(hashes, h)
+            # several entries (of different categories) may share one phrase
+            lo, hi = at, np.searchsorted(hashes, h, side="right")
+            counts = hi - lo
+            hit = counts > 0
+            if not hit.any():
+                continue
+            rep = np.repeat(np.nonzero(hit)[0], counts[hit])
+            offs = np.arange(len(rep)) - np.repeat(np.cumsum(counts[hit]) - counts[hit], counts[hit])
+            positions.append(cand[rep])
+            owners.append(entry_of[lo[rep] + offs])
+        if not positions:
+            return np.zeros(0, dtype=np.int64)
+        pos = np.concatenate(positions)
+        ent = np.concatenate(owners)
+        if len(self.contains):
+            c = self.contains
+            lo = np.searchsorted(c[:, 0], ent)
+            hi = np.searchsorted(c[:, 0], ent, side="right")
+            counts = hi - lo
+            if counts.any():
+                rep = np.repeat(np.arange(len(ent)), counts)
+                offs = np.arange(len(rep)) - np.repeat(np.cumsum(counts) - counts, counts)
+                pair = lo[rep] + offs
+                hidden = (pos[rep] + c[pair, 1]) * self.size + c[pair, 2]
+                keep = ~np.isin(pos * self.size + ent, hidden)
+                pos, ent = pos[keep], ent[keep]
+        docs = np.searchsorted(starts, pos, side="right") - 1
+        return np.unique(docs * self.size + ent)
 
 
 def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:
@@ -447,20 +761,22 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
 
     items = list(items)
     pending: list[Item] = []
-    for item in items:
+    maybe_path = taxonomy.path_candidates(items)
+    for row, item in enumerate(items):
         if item.category and item.category not in taxonomy:
             item.extra["classify_note"] = (
                 f"catégorie « {item.category} » imposée par la source inconnue de la taxonomie : ignorée"
             )
             item.category = None
-        if item.category or taxonomy.path_category(item.url) or (
+        if item.category or (row in maybe_path and (taxonomy.path_category(item.url) or (
             item.canonical_url and item.canonical_url != item.url and taxonomy.path_category(item.canonical_url)
-        ):
+        ))):
             item.category, item.score = classify_item(item, taxonomy)
         else:
             pending.append(item)
     if pending:
-        text_model.classify_pending(pending, taxonomy, examples)
+        with TERMS.lock:
+            text_model.classify_pending(pending, taxonomy, examples)
 
 
 # --------------------------------------------------------------------------
@@ -534,6 +850,15 @@ def record_correction(store: Any, item: Item, category: str, actor: str) -> None
         "url": item.key, "source": item.source or None, "outlet": item.outlet, "series_key": series_key(item),
         "title": item.title, "summary": (item.summary or "")[:1000], "category": category, "actor": actor,
     })
+
+
+def correction_examples(corrections: Iterable[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The officer's corrections as ``(text, slug)`` training examples for
+    :func:`classify` (``examples=``): what the model learns from them."""
+    from newsletter.curate.model import item_text
+
+    return [(item_text(c.get("title"), c.get("summary")), c["category"])
+            for c in corrections if c.get("title") and c.get("category")]
 
 
 def apply_corrections(items: Iterable[Item], corrections: Iterable[dict[str, Any]], taxonomy: Taxonomy) -> int:

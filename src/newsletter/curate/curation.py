@@ -43,7 +43,7 @@ from typing import Any, Iterable, Sequence
 
 from babel.dates import format_date
 
-from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify
+from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify, correction_examples
 from newsletter.curate.dedupe import dedupe
 from newsletter.urls import strip_tracking
 from newsletter.models import KINDS, Issue, Item
@@ -183,7 +183,8 @@ def curate(
         item.url = strip_tracking(item.url)
     if corrections:  # the officer's earlier category corrections (Store.corrections())
         apply_corrections(kept, corrections, taxonomy)
-    classify(kept, taxonomy)
+    # ... also the text model's training examples
+    classify(kept, taxonomy, examples=correction_examples(corrections))
     for item in kept:
         note = item.extra.get("classify_note")
         if note:
