@@ -206,40 +206,47 @@ def _delivery(store: Any, draft: Draft) -> dict[str, int] | None:
     return counts if counts.get("total") else None
 
 
-def social_posts(draft: Draft) -> list[dict[str, Any]]:
-    """The draft's social posts with their key, counted again as each platform counts (authoritative)."""
+def _post_fields(post: dict[str, Any], platform: str) -> dict[str, Any]:
+    """What every view of a post shows: its text counted again as its platform counts (authoritative)."""
     from newsletter.render.social import LIMITS, platform_length
 
+    text = post.get("text") or ""
+    length = platform_length(text, platform) if platform in LIMITS else len(text)
+    limit = LIMITS.get(platform, 0)
+    return {
+        "id": str(post.get("id") or ""),
+        "platform": platform,
+        "kind": post.get("kind") or "",
+        "title": post.get("title") or "",
+        "text": text,
+        "url": post.get("url") or "",
+        "item_url": post.get("item_url"),
+        "length": length,
+        "limit": limit,
+        "fits": not limit or length <= limit,
+        "edited": bool(post.get("edited")),
+        "added": bool(post.get("added")),
+    }
+
+
+def social_posts(draft: Draft) -> list[dict[str, Any]]:
+    """The draft's social posts with their key and their lengths."""
     path = draft.file("social.json")
     if not path.exists():
         return []
     out = []
     for post in json.loads(path.read_text(encoding="utf-8")):
         platform = post.get("platform", "")
-        text = post.get("text", "")
-        length = platform_length(text, platform) if platform in LIMITS else len(text)
-        limit = LIMITS.get(platform, 0)
         out.append(
             {
+                **_post_fields(post, platform),
                 "key": social_key(post),
-                "platform": platform,
                 "platform_label": PLATFORM_LABELS.get(platform, platform),
-                "kind": post.get("kind", ""),
-                "title": post.get("title") or "",
-                "text": text,
-                "url": post.get("url") or "",
-                "item_url": post.get("item_url"),
-                "length": length,
-                "limit": limit,
-                "fits": not limit or length <= limit,
-                "edited": bool(post.get("edited")),
-                "id": str(post.get("id") or ""),
                 "channel": post.get("channel") or platform,
                 "item_kind": post.get("item_kind"),
                 "featured": bool(post.get("featured")),
                 "before": post.get("before"),
                 "scheduled_at": post.get("scheduled_at"),
-                "added": bool(post.get("added")),
             }
         )
     return out
@@ -268,28 +275,13 @@ def post_anchor(post_id: str) -> str:
 
 def _plan_post(post: dict[str, Any], tz: str) -> dict[str, Any]:
     from newsletter.render import plan as posting_plan
-    from newsletter.render.social import LIMITS, platform_length
 
     platform = post.get("platform") or post.get("channel") or ""
-    text = post.get("text") or ""
-    length = platform_length(text, platform) if platform in LIMITS else len(text)
-    limit = LIMITS.get(platform, 0)
     view = {
-        "id": str(post.get("id") or ""),
+        **_post_fields(post, platform),
         "anchor": post_anchor(post.get("id") or ""),
-        "platform": platform,
         "channel_label": posting_plan.PLATFORM_LABELS.get(platform, platform),
-        "kind": post.get("kind") or "",
         "kind_label": posting_plan.kind_label(post),
-        "title": post.get("title") or "",
-        "text": text,
-        "url": post.get("url") or "",
-        "item_url": post.get("item_url"),
-        "length": length,
-        "limit": limit,
-        "fits": not limit or length <= limit,
-        "edited": bool(post.get("edited")),
-        "added": bool(post.get("added")),
         "reason_label": post.get("reason_label") or "",
         "reason": post.get("reason") or "",
         "before_label": "", "scheduled_at": "", "date": "", "time": "", "when_label": "", "time_label": "",
