@@ -79,8 +79,9 @@ def is_tracking_param(name: str) -> bool:
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
-# http(s) URL with a plain host, no port, credentials, query or fragment, a plain path
-_SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)((?:/[A-Za-z0-9/:@!$&'()*+,;=._~-]*)?)")
+# http(s) URL with a plain host, no port, credentials, query or fragment, and a path
+# without escapes (it may hold accented letters, quoted below as urllib's path would be)
+_SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)((?:/[^?#%\\\s\x00-\x1f\x7f]*)?)")
 
 
 def _normalise_path(path: str) -> str:
