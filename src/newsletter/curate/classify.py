@@ -336,7 +336,7 @@ _FUNCTION_WORDS = frozenset(
 )
 
 _SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0,
-                      "model_weight": 0.5, "model_min": 0.5, "vector_weight": 0.0}
+                      "model_weight": 0.5, "model_min": 0.5}
 _CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths", "examples"}
 
 

@@ -81,8 +81,6 @@ ALPHA = 0.5
 SUMMARY_WORDS = 50
 # Characters of the summary in :func:`item_text` (about SUMMARY_WORDS words).
 SUMMARY_CHARS = 300
-# Inverse regularisation of the word-vector logistic regression (VectorModel).
-VECTOR_C = 10.0
 
 
 def item_text(title: str | None, summary: str | None = "") -> str:
@@ -223,10 +221,7 @@ class _Features:
 class TextModel:
     """A trained model: :meth:`train`, then :meth:`predict` (probabilities per slug)."""
 
-    def __init__(self, features: _Features, tfidf, classifier, corrections: list[tuple[str, str]],
-                 data: TrainingSet | None = None):
-        self._data = data
-        self._vector_model: "VectorModel | None" = None
+    def __init__(self, features: _Features, tfidf, classifier, corrections: list[tuple[str, str]]):
         self._features = features
         self._tfidf = tfidf
         self._classifier = classifier
@@ -254,13 +249,7 @@ class TextModel:
         matrix = tfidf.fit_transform(counts)
         classifier = ComplementNB(alpha=ALPHA)
         classifier.fit(matrix, data.labels, sample_weight=data.weights)
-        return cls(features, tfidf, classifier, data.corrections, data)
-
-    def vector_model(self) -> "VectorModel":
-        """The word-vector model on the same training texts (trained on first use)."""
-        if self._vector_model is None:
-            self._vector_model = VectorModel.train(self._data)
-        return self._vector_model
+        return cls(features, tfidf, classifier, data.corrections)
 
     def text_matrix(self, texts: Sequence[str]):
         """TF-IDF rows (L2-normalised) of plain texts."""
@@ -304,48 +293,6 @@ class TextModel:
         sims = (matrix @ self._correction_vectors.T).toarray()  # rows are L2-normalised: cosines
         best = sims.argmax(axis=1)
         return best, sims[range(len(best)), best]
-
-
-class VectorModel:
-    """Logistic regression on the mean word vector of a text
-    (:mod:`newsletter.curate.vectors`), trained on the same texts as
-    :class:`TextModel`: it carries a category to words no keyword, example or
-    correction holds ("dépistage" lies near "santé")."""
-
-    def __init__(self, classifier, vectors):
-        self._classifier = classifier
-        self._vectors = vectors
-        self.classes: list[str] = list(classifier.classes_)
-
-    @classmethod
-    def train(cls, data: TrainingSet) -> "VectorModel":
-        from sklearn.linear_model import LogisticRegression
-
-        from newsletter.curate.vectors import load
-
-        vectors = load()
-        classifier = LogisticRegression(C=VECTOR_C, max_iter=500)
-        classifier.fit(vectors.read(data.texts).mean(), data.labels, sample_weight=data.weights)
-        return cls(classifier, vectors)
-
-    def probabilities(self, texts: Sequence[str], slugs: Sequence[str]) -> tuple["np.ndarray", "np.ndarray"]:
-        """Probabilities (texts x ``slugs``), and whether each text had a known word."""
-        import numpy as np
-
-        read = self._vectors.read(texts)
-        coef = self._classifier.coef_.astype(np.float32)
-        scores = read.scores(coef) + self._classifier.intercept_
-        if len(self.classes) == 2:  # binary: one column of coefficients
-            scores = np.column_stack([-scores[:, 0], scores[:, 0]]) / 2
-        scores -= scores.max(axis=1, keepdims=True)
-        probs = np.exp(scores)
-        probs /= probs.sum(axis=1, keepdims=True)
-        out = np.zeros((len(texts), len(slugs)))
-        where = {s: i for i, s in enumerate(slugs)}
-        for j, c in enumerate(self.classes):
-            if c in where:
-                out[:, where[c]] = probs[:, j]
-        return out, read.known > 0
 
 
 def keyword_distribution(points: dict[str, float]) -> dict[str, float]:
@@ -425,8 +372,6 @@ def classify_pending(items: list[Item], taxonomy: "Taxonomy",
     The whole batch at once: the items' words are read once (:class:`ItemBatch`),
     keyword points for all items are one array, the model one matrix product,
     the blend array arithmetic."""
-    import numpy as np
-
     settings = taxonomy.settings
     weight = settings.get("model_weight", 1.0)
     model = trained(taxonomy, examples) if weight > 0 else None
@@ -439,12 +384,6 @@ def classify_pending(items: list[Item], taxonomy: "Taxonomy",
     points = taxonomy.points_matrix(items, batch)
     matrix = model.item_matrix(batch)
     probs = model.probabilities(matrix, slugs)
-    vector_weight = settings.get("vector_weight", 0.0)
-    if vector_weight > 0:
-        vprobs, known = model.vector_model().probabilities(
-            [item_text(i.title, i.summary) for i in items], slugs)
-        mixed = (probs + vector_weight * vprobs) / (1.0 + vector_weight)
-        probs = np.where(known[:, None], mixed, probs)
     got, scores = blend_matrix(points, probs, slugs, model_weight=weight, min_points=settings["min_points"],
                                model_min=settings.get("model_min", 0.35))
     near = model.nearest(matrix)
