@@ -224,7 +224,8 @@ def main(argv: list[str] | None = None) -> int:
     size = len(text_model.training_set(taxonomy).texts)
 
     print(f"development data: {len(pages)} pages ({PAGES.relative_to(ROOT)}) + {len(labelled)} labelled items "
-          f"({LABELLED.relative_to(ROOT)}); {FOLDS} folds grouped by source")
+          f"({LABELLED.relative_to(ROOT)}) + {len(fresh1)} pages ({FRESH.relative_to(ROOT)}); "
+          f"{FOLDS} folds grouped by source")
     settings = {k: taxonomy.settings[k] for k in GRID}
     print(f"taxonomy settings: {settings}")
     print()
