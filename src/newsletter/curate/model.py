@@ -71,6 +71,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 # A correction by the officer counts as this many taxonomy examples.
 CORRECTION_WEIGHT = 1.0
+# A page of the taxonomy's ``training:`` file counts as this many examples.
+TRAINING_WEIGHT = 1.0
 # Cosine similarity from which a correction decides the category of an item
 # (distinct pages of the benchmark's tuning half are at most 0.24 alike; a
 # reworded copy of a corrected title, about 0.5).
@@ -115,6 +117,10 @@ def training_set(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | Non
             texts.append(ex)
             labels.append(cat.slug)
             weights.append(1.0)
+    for title, summary, slug in getattr(taxonomy, "training", ()):
+        texts.append(item_text(title, summary))
+        labels.append(slug)
+        weights.append(TRAINING_WEIGHT)
     corrections = []
     for text, slug in examples or ():
         if slug in taxonomy and text and text.strip():
