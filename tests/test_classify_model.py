@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from newsletter.curate.classify import Taxonomy, TaxonomyError, classify, classify_item
 from newsletter.curate.model import TextModel, item_text, training_set
@@ -206,3 +207,62 @@ def test_a_full_word_table_starts_afresh_with_the_same_results(taxonomy, monkeyp
     classify(again, taxonomy)
     assert TERMS.generation > generation
     assert [(i.category, i.score) for i in again] == [(i.category, i.score) for i in first]
+
+
+_SMALL_TAXONOMY = """
+categories:
+  - slug: velo
+    label: Vélo
+    hashtags: []
+    keywords: [vélo]
+  - slug: sante
+    label: Santé
+    hashtags: []
+    keywords: [santé]
+  - slug: autres
+    label: Autres
+    hashtags: []
+"""
+
+
+def test_the_model_learns_from_the_taxonomys_training_pages(tmp_path):
+    """Labelled pages of a ``training:`` file teach words no keyword or example holds;
+    pages of categories the taxonomy lacks are left out."""
+    (tmp_path / "pages.jsonl").write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in [
+        {"title": "Dépistage du diabète au centre social", "summary": "Prévention et dépistage gratuits.",
+         "label": "sante"},
+        {"title": "Campagne de dépistage et de vaccination", "label": "sante"},
+        {"title": "Pistes cyclables et stationnement des bicyclettes", "label": "velo"},
+        {"title": "Atelier de réparation de bicyclettes", "summary": "", "label": "velo"},
+        {"title": "Un atelier de dépistage", "label": "jardinage"},
+    ]) + "\n", encoding="utf-8")
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(_SMALL_TAXONOMY + "training: pages.jsonl\n", encoding="utf-8")
+    tax = Taxonomy.load(path)
+    assert [slug for *_, slug in tax.training] == ["sante", "sante", "velo", "velo"]
+    got = items(("Journée de dépistage ce samedi", ""), ("Bourse aux bicyclettes", ""))
+    assert [classify_item(i, tax)[0] for i in got] == ["autres", "autres"]
+    classify(got, tax)
+    assert [i.category for i in got] == ["sante", "velo"]
+    without = Taxonomy.from_dict(yaml.safe_load(_SMALL_TAXONOMY))
+    assert without.training == []
+
+
+def test_a_missing_or_broken_training_file_names_the_culprit(tmp_path):
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(_SMALL_TAXONOMY + "training: nowhere.jsonl\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="nowhere.jsonl"):
+        Taxonomy.load(path)
+    (tmp_path / "bad.jsonl").write_text('{"title": "Ok", "label": "sante"}\n{"title": 3}\n', encoding="utf-8")
+    path.write_text(_SMALL_TAXONOMY + "training: bad.jsonl\n", encoding="utf-8")
+    with pytest.raises(TaxonomyError, match=r"bad.jsonl, line 2"):
+        Taxonomy.load(path)
+
+
+def test_a_centres_taxonomy_can_name_the_shipped_training_file(tmp_path, taxonomy):
+    """``training: training.jsonl`` with no such file next to the taxonomy: the packaged one."""
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(Path(taxonomy.path).read_text(encoding="utf-8"), encoding="utf-8")
+    tax = Taxonomy.load(path)
+    assert len(tax.training) == len(taxonomy.training) >= 500
+    assert {slug for *_, slug in tax.training} <= set(tax.slugs)

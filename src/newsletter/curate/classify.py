@@ -63,7 +63,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote
 
 
-from newsletter.home import TAXONOMY_FILE, config_path
+from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
 
@@ -340,6 +340,37 @@ _SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias":
 _CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths", "examples"}
 
 
+def training_path(name: str, taxonomy_path: Path | None) -> Path:
+    """A taxonomy's ``training:`` file: next to the taxonomy file, else the
+    packaged one of that name (a centre's own taxonomy can name the shipped
+    ``training.jsonl`` without copying it)."""
+    name = name.strip()
+    base = taxonomy_path.parent if taxonomy_path else Path.cwd()
+    own = base / name
+    return own if own.is_file() or Path(name).is_absolute() else packaged_sources() / name
+
+
+def load_training(path: Path) -> list[tuple[str, str, str]]:
+    """Labelled pages, one JSON object a line with ``title``, ``summary``
+    (optional) and ``label`` (a category slug): ``(title, summary, slug)``."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise TaxonomyError(f"taxonomy training file {path}: cannot be read ({exc.strerror or exc})") from None
+    rows = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise TaxonomyError(f"{path}, line {number}: not JSON ({exc.msg})") from None
+        if not isinstance(row, dict) or not isinstance(row.get("title"), str) or not isinstance(row.get("label"), str):
+            raise TaxonomyError(f"{path}, line {number}: expected an object with 'title' and 'label' strings")
+        rows.append((row["title"], str(row.get("summary") or ""), row["label"]))
+    return rows
+
+
 class Taxonomy:
     """Categories in display order (``autres`` last) and the keyword index."""
 
@@ -350,6 +381,7 @@ class Taxonomy:
         sources: dict[str, str] | None = None,
         settings: dict[str, float] | None = None,
         path: Path | None = None,
+        training: Iterable[tuple[str, str, str]] | None = None,
     ):
         self.path = path
         where = str(path) if path else "taxonomy"
@@ -369,6 +401,9 @@ class Taxonomy:
                 raise TaxonomyError(f"{where}: sources: {name!r} points to unknown category {slug!r}")
         self.settings = dict(_SETTINGS_DEFAULTS)
         self.settings.update(settings or {})
+        # labelled pages the text model also learns from: (title, summary, slug),
+        # those of categories this taxonomy has (see ``training:``, load_training)
+        self.training: list[tuple[str, str, str]] = [t for t in training or () if t[2] in by_slug]
         self._order = {c.slug: i for i, c in enumerate(self.categories)}
         # first term -> list of (rest of phrase, slug, weight)
         self._index: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
@@ -435,7 +470,7 @@ class Taxonomy:
         where = str(path) if path else "taxonomy"
         if not isinstance(data, dict) or not isinstance(data.get("categories"), list) or not data["categories"]:
             raise TaxonomyError(f"{where}: expected a top-level 'categories:' list")
-        unknown = sorted(set(data) - {"categories", "sources", "settings", "version"})
+        unknown = sorted(set(data) - {"categories", "sources", "settings", "version", "training"})
         if unknown:
             raise TaxonomyError(f"{where}: unknown top-level key(s) {', '.join(map(repr, unknown))}")
         settings = data.get("settings") or {}
@@ -452,8 +487,12 @@ class Taxonomy:
         if not isinstance(sources, dict) or not all(isinstance(v, str) for v in sources.values()):
             raise TaxonomyError(f"{where}: 'sources' must map a source name to a category slug")
         categories = [cls._category(raw, i, where) for i, raw in enumerate(data["categories"], start=1)]
+        training = data.get("training")
+        if training is not None and (not isinstance(training, str) or not training.strip()):
+            raise TaxonomyError(f"{where}: 'training' must be the name of a JSON Lines file of labelled pages")
         return cls(categories, sources={str(k): v for k, v in sources.items()},
-                   settings={k: float(v) for k, v in settings.items()}, path=path)
+                   settings={k: float(v) for k, v in settings.items()}, path=path,
+                   training=load_training(training_path(training, path)) if training else None)
 
     @staticmethod
     def _category(raw: Any, index: int, where: str) -> Category:
