@@ -217,20 +217,23 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
 
         # -- remove an item
         victim = issue["agenda"][0]
-        page.get_by_role("button", name=f"Retirer « {victim['title']} » de la lettre").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            page.get_by_role("button", name=f"Retirer « {victim['title']} » de la lettre").click()
         _saved(page)
         assert victim["url"] not in [i["url"] for i in _issue(settings, draft.id)["agenda"]]
         assert page.get_by_role("button", name=f"Remettre « {victim['title']} » dans la lettre").is_visible()
 
         # -- move one up
         agenda = _issue(settings, draft.id)["agenda"]
-        page.get_by_role("button", name=f"Monter « {agenda[1]['title']} »").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            page.get_by_role("button", name=f"Monter « {agenda[1]['title']} »").click()
         _saved(page)
         assert _issue(settings, draft.id)["agenda"][0]["url"] == agenda[1]["url"]
 
         # -- feature one
         chosen = issue["resources"][0]
-        page.get_by_role("button", name=f"Mettre « À la une » : « {chosen['title']} »").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            page.get_by_role("button", name=f"Mettre « À la une » : « {chosen['title']} »").click()
         _saved(page)
         assert chosen["url"] in [i["url"] for i in _issue(settings, draft.id)["featured"]]
         section = page.locator("#contenu-lettre")
@@ -245,7 +248,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
             "Chères et chers partenaires,\n\nCe mois-ci, les rencontres du réseau reprennent :"
             " [inscrivez-vous](https://www.irev.fr/agenda)."
         )
-        page.get_by_role("button", name="Enregistrer l'éditorial").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            page.get_by_role("button", name="Enregistrer l'éditorial").click()
         _saved(page)
         preview = page.frame_locator("#preview-frame")
         assert preview.get_by_text("Chères et chers partenaires,").is_visible()
@@ -286,7 +290,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         x_post = page.locator('#calendrier li.plan-post[data-platform="x"]').first
         x_post.locator("textarea").fill("La lettre de novembre est parue : https://www.irev.fr/lettre")
         assert "over" not in (x_post.locator(".counter").get_attribute("class") or "")
-        x_post.get_by_role("button", name="Enregistrer le texte").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            x_post.get_by_role("button", name="Enregistrer le texte").click()
         _saved(page)
         assert page.locator("#blocked-social").count() == 0
 
@@ -298,7 +303,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         card = page.locator(f'li.plan-post[data-post-id="{resource["id"]}"]')
         card.locator('input[type="date"]').fill(free.isoformat())
         card.locator('input[type="time"]').fill("14:30")
-        card.get_by_role("button", name="Déplacer").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            card.get_by_role("button", name="Déplacer").click()
         _saved(page)
         assert f"{format_date_fr(free)} à 14 h 30" in page.locator(".notice-success").first.inner_text()
         moved = next(p for p in _social(settings, draft.id) if p["id"] == resource["id"])
@@ -308,7 +314,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         # -- remove one: it shows under "Laissés de côté", with a way to put it back
         other = [p for p in _social(settings, draft.id) if p["channel"] == "linkedin" and p["kind"] == "item"
                  and p["id"] != resource["id"]][-1]
-        page.locator(f'li.plan-post[data-post-id="{other["id"]}"]').get_by_role("button", name="Retirer du plan").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            page.locator(f'li.plan-post[data-post-id="{other["id"]}"]').get_by_role("button", name="Retirer du plan").click()
         _saved(page)
         assert other["id"] not in {p["id"] for p in _social(settings, draft.id)}
         removed = page.locator(f'li.plan-removed[data-post-id="{other["id"]}"]')
@@ -325,7 +332,8 @@ def test_the_officer_reviews_edits_proofs_and_approves_the_sample_draft(browser,
         free = _free_day(_social(settings, draft.id), "x")
         form.locator("#add-date").fill(free.isoformat())
         form.locator("#add-time").fill("16:00")
-        form.get_by_role("button", name="Ajouter au plan").click()
+        with page.expect_navigation():  # the POST, its redirect and the page's reload
+            form.get_by_role("button", name="Ajouter au plan").click()
         _saved(page)
         added = next(p for p in _social(settings, draft.id) if p["id"] == news["id"])
         assert added["scheduled_at"] == f"{free.isoformat()}T16:00:00+01:00" and added["text"] == news["text"]
