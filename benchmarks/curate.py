@@ -18,6 +18,11 @@ Measured (2 cores shared with other jobs, two runs each, 2026-12-01): dedupe
 over budget (31-33 s). Precision 1.0 and recall 0.977 / 0.973 / 0.973 at
 10k / 50k / 100k, unchanged.
 
+After the classifier's batches and the URL fast path (merged main, two runs,
+load ~1): 100k total 15.8 s and 16.4 s (dedupe 10.5 / 10.5 s, classify 5.2 /
+5.9 s, of which importing scikit-learn is 1.7-2.8 s once per process). The
+10 s budget is NOT met.
+
     .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
     .venv/bin/python benchmarks/curate.py 20000      # chosen sizes
 """
