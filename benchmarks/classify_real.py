@@ -58,14 +58,13 @@ GUP pages ``renouvellement-urbain``.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
-from newsletter.curate.classify import Taxonomy, TaxonomyError, classify, classify_item  # noqa: E402
+from newsletter.curate.classify import Taxonomy, TaxonomyError, classify, classify_item, jsonl_objects  # noqa: E402
 from newsletter.models import Item  # noqa: E402
 
 DEFAULT = Path("/tmp/real-pages.jsonl")
@@ -73,14 +72,12 @@ DEFAULT = Path("/tmp/real-pages.jsonl")
 
 def load_pages(path: Path, slugs: list[str]) -> list[dict]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise SystemExit(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not row.get("title") or not row.get("label"):
+    try:
+        numbered = list(jsonl_objects(path.read_text(encoding="utf-8").splitlines()))
+    except ValueError as exc:
+        raise SystemExit(f"{path}: {exc}") from None
+    for number, row in numbered:
+        if not row.get("title") or not row.get("label"):
             raise SystemExit(f"{path}: line {number}: expected an object with 'title' and 'label'")
         if row["label"] not in slugs:
             raise SystemExit(f"{path}: line {number}: unknown label {row['label']!r} (known: {', '.join(slugs)})")

@@ -358,16 +358,13 @@ def load_training(path: Path) -> list[tuple[str, str, str]]:
     except OSError as exc:
         raise TaxonomyError(f"taxonomy training file {path}: cannot be read ({exc.strerror or exc})") from None
     rows = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise TaxonomyError(f"{path}, line {number}: not JSON ({exc.msg})") from None
-        if not isinstance(row, dict) or not isinstance(row.get("title"), str) or not isinstance(row.get("label"), str):
-            raise TaxonomyError(f"{path}, line {number}: expected an object with 'title' and 'label' strings")
-        rows.append((row["title"], str(row.get("summary") or ""), row["label"]))
+    try:
+        for number, row in jsonl_objects(lines):
+            if not isinstance(row.get("title"), str) or not isinstance(row.get("label"), str):
+                raise TaxonomyError(f"{path}, line {number}: expected an object with 'title' and 'label' strings")
+            rows.append((row["title"], str(row.get("summary") or ""), row["label"]))
+    except ValueError as exc:
+        raise TaxonomyError(f"{path}, {exc}") from None
     return rows
 
 
@@ -822,22 +819,33 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
 # JSON Lines
 
 
-def read_items_jsonl(in_stream: IO[str]) -> tuple[list[Item], str | None]:
-    """Parse JSON Lines into items. Returns (items, None) or ([], error message)."""
-    items: list[Item] = []
-    for number, line in enumerate(in_stream, start=1):
+def jsonl_objects(lines: Iterable[str]) -> Iterable[tuple[int, dict[str, Any]]]:
+    """``(line number, object)`` for each non-blank line of a JSON Lines text.
+
+    Raises ValueError naming the line when it is not JSON or not an object."""
+    for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            return [], f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})"
+            raise ValueError(f"line {number}: invalid JSON ({exc.msg} at column {exc.colno})") from None
         if not isinstance(data, dict):
-            return [], f"line {number}: expected a JSON object, got {type(data).__name__}"
-        try:
-            items.append(Item.from_dict(data))
-        except (TypeError, ValueError) as exc:
-            return [], f"line {number}: {exc}"
+            raise ValueError(f"line {number}: expected a JSON object, got {type(data).__name__}")
+        yield number, data
+
+
+def read_items_jsonl(in_stream: IO[str]) -> tuple[list[Item], str | None]:
+    """Parse JSON Lines into items. Returns (items, None) or ([], error message)."""
+    items: list[Item] = []
+    try:
+        for number, data in jsonl_objects(in_stream):
+            try:
+                items.append(Item.from_dict(data))
+            except (TypeError, ValueError) as exc:
+                return [], f"line {number}: {exc}"
+    except ValueError as exc:
+        return [], str(exc)
     return items, None
 
 
