@@ -340,25 +340,25 @@ def _entry(plan_edits: dict[str, Any] | None) -> dict[str, Any]:
     return data
 
 
-def move_post(plan_edits: dict[str, Any] | None, post_id: str, scheduled_at: str) -> dict[str, Any]:
-    """New plan edits with ``post_id`` moved to ``scheduled_at`` (validate with ``apply_plan_edits``)."""
+def _set(plan_edits: dict[str, Any] | None, post_id: str, key: str, value: str) -> dict[str, Any]:
+    """New plan edits with ``key`` of ``post_id`` set: on the added post itself, or as a change of a planned one."""
     data = _entry(plan_edits)
     for added in data["added"]:
         if added.get("id") == post_id:
-            added["scheduled_at"] = scheduled_at
+            added[key] = value
             return data
-    data["posts"].setdefault(post_id, {})["scheduled_at"] = scheduled_at
+    data["posts"].setdefault(post_id, {})[key] = value
     return data
+
+
+def move_post(plan_edits: dict[str, Any] | None, post_id: str, scheduled_at: str) -> dict[str, Any]:
+    """New plan edits with ``post_id`` moved to ``scheduled_at`` (validate with ``apply_plan_edits``)."""
+    return _set(plan_edits, post_id, "scheduled_at", scheduled_at)
 
 
 def edit_post(plan_edits: dict[str, Any] | None, post_id: str, text: str) -> dict[str, Any]:
-    data = _entry(plan_edits)
-    for added in data["added"]:
-        if added.get("id") == post_id:
-            added["text"] = text
-            return data
-    data["posts"].setdefault(post_id, {})["text"] = text
-    return data
+    """New plan edits with ``post_id``'s text replaced (validate with ``apply_plan_edits``)."""
+    return _set(plan_edits, post_id, "text", text)
 
 
 def remove_post(plan_edits: dict[str, Any] | None, post_id: str) -> dict[str, Any]:
