@@ -100,13 +100,7 @@ def publish_web(
     campaign-free links are reused); the page itself is rendered again in "web"
     mode: no unsubscribe link, relative calendar links. Returns the page's path.
     """
-    archive_dir = Path(archive_dir)
     month_key = f"{issue.month:%Y-%m}"
-    try:
-        issue_dir = archive_dir / month_key
-        (issue_dir / "ics").mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise ArchiveError(f"{archive_dir}: cannot create the archive folder ({exc.strerror})") from None
     page = render_newsletter(
         issue, branding, templates_dir=templates_dir, campaign={}, web_url=rendered.web_url, mode="web"
     )
