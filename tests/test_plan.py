@@ -6,7 +6,7 @@ import csv
 import io
 import json
 from collections import Counter
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -387,6 +387,28 @@ def test_free_slot_keeps_the_rules_and_an_added_candidate_is_no_longer_left_out(
     event = _first(planned, evented=True)
     at = free_slot(posts, event, branding.posting, start=planned.send_date, end=planned.horizon)
     assert at is not None and at.date() < datetime.fromisoformat(event["before"]).date()
+
+
+def test_free_slot_never_proposes_a_time_already_past(branding, planned):
+    """A draft opened late: "Programmer" offers the first slot still to come, not the plan's first day."""
+    from zoneinfo import ZoneInfo
+
+    from newsletter.render.plan import free_slot, is_past
+
+    left = next(p for p in planned.left_out if p["reason"] == "not_candidate" and p["channel"] == "x")
+    early = free_slot(planned.posts, left, branding.posting, start=planned.send_date, end=planned.horizon)
+    assert early is not None
+    # opened on the day the first slot falls, after that slot's time
+    now = early + timedelta(minutes=1)
+    late = free_slot(planned.posts, left, branding.posting, start=planned.send_date, end=planned.horizon, now=now)
+    assert late is not None and late > now and is_working_day(late.date())
+    assert_plan_keeps_the_rules([*planned.posts, dict(left, scheduled_at=late.isoformat())], branding.posting)
+    # opened after the plan's period: nothing left to propose
+    after = datetime.combine(planned.horizon + timedelta(days=1), datetime.min.time(), ZoneInfo("Europe/Paris"))
+    assert free_slot(planned.posts, left, branding.posting, start=planned.send_date, end=planned.horizon,
+                     now=after) is None
+    assert is_past("2025-12-01T10:00", "Europe/Paris", datetime(2025, 12, 1, 10, 0, tzinfo=ZoneInfo("Europe/Paris")))
+    assert not is_past("2025-12-01T10:00", "Europe/Paris", datetime(2025, 12, 1, 8, 59, tzinfo=timezone.utc))
 
 
 def test_a_new_run_keeps_the_plan_changes_that_still_fit_and_names_the_others(branding, planned):

@@ -13,7 +13,8 @@ from __future__ import annotations
 import json
 import threading
 import time
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 DOC_IMAGES = ROOT / "docs" / "img"
 TODAY = date(2026, 11, 23)
+# the officer reviews the draft the morning it was made (the plan's days are still to come)
+OPENED = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
 PASSWORD = "un mot de passe solide"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run"]
@@ -88,7 +91,7 @@ def server(home):
 
     settings, store, _ = home
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings, store), host="127.0.0.1", port=port,
+    server = uvicorn.Server(uvicorn.Config(create_app(settings, store, clock=lambda: OPENED), host="127.0.0.1", port=port,
                                            log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -8,7 +8,8 @@ import io
 import json
 import re
 import shutil
-from datetime import date
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -69,10 +70,14 @@ def ctx(sample_home, tmp_path, monkeypatch):
     return settings, store, outbox.load_draft(settings.outbox, draft_id, store)
 
 
+# The officer opens the draft the morning it was made (the plan's days are still to come).
+OPENED = datetime(2026, 11, 23, 8, 0, tzinfo=ZoneInfo("Europe/Paris"))
+
+
 @pytest.fixture
 def app(ctx):
     settings, store, _ = ctx
-    return create_app(settings, store)
+    return create_app(settings, store, clock=lambda: OPENED)
 
 
 def body(response) -> str:
@@ -808,6 +813,56 @@ def test_the_officer_schedules_a_left_out_candidate_and_adds_her_own_post(app, c
     response = plan_post(client, draft.id, "add", channel="x", item="", date="2026-12-04", time="16:00",
                          text="Un post " * 40)
     assert response.status_code == 400 and "au-delà de la limite de 280 de X" in body(response)
+
+
+def _proposed_slots(client, settings, draft_id) -> dict[str, datetime]:
+    """The slot each left-out candidate's "Programmer" form proposes."""
+    page = client.get(f"/drafts/{draft_id}").text
+    slots = {}
+    for candidate in plan_json(settings, draft_id)["left_out"]:
+        if f'name="from_id" value="{candidate["id"]}"' not in page:
+            continue
+        form = page.split(f'name="from_id" value="{candidate["id"]}"')[1].split("</form>")[0]
+        day = re.search(r'name="date" value="([^"]+)"', form)
+        hour = re.search(r'name="time" value="([^"]+)"', form)
+        if day and hour:
+            slots[candidate["id"]] = datetime.fromisoformat(f"{day.group(1)}T{hour.group(1)}").replace(
+                tzinfo=ZoneInfo("Europe/Paris"))
+    return slots
+
+
+def test_a_draft_opened_late_proposes_slots_to_come_and_refuses_a_past_time(app, ctx):
+    """Opened after the slot "Programmer" first proposed: it proposes one still to come; and moving,
+    adding or putting back a post at a time already past is refused (Buffer would post it at once)."""
+    settings, store, draft = ctx
+    early = _proposed_slots(login(app), settings, draft.id)
+    assert early
+    first = min(early.values())
+    opened = first + timedelta(minutes=1)
+    late = _proposed_slots(login(create_app(settings, store, clock=lambda: opened)), settings, draft.id)
+    # a candidate whose period is over gets no proposal; every other one a slot to come
+    assert late and set(late) <= set(early) and all(slot > opened for slot in late.values())
+    noon = datetime(2026, 12, 3, 12, 0, tzinfo=ZoneInfo("Europe/Paris"))
+    client = login(create_app(settings, store, clock=lambda: noon))
+    post = linkedin_resource(settings, draft.id)
+    before = snapshot(settings, store, draft.id)
+    response = plan_post(client, draft.id, "move", post_id=post["id"], date="2026-12-03", time="10:00")
+    assert response.status_code == 400
+    error = body(response).split('id="error"')[1].split("</div>")[0]
+    assert "jeudi 3 décembre 2026 à 10 h est déjà passé" in error and post["title"][:40] in error
+    response = plan_post(client, draft.id, "add", channel="linkedin", item="announcement", date="2026-12-02",
+                         time="16:00", text="")
+    assert response.status_code == 400 and "est déjà passé" in body(response)
+    assert snapshot(settings, store, draft.id) == before
+    # a post removed from the plan whose time has passed cannot be put back there
+    past = next(p for p in planned_posts(settings, draft.id) if p["channel"] == "linkedin"
+                and datetime.fromisoformat(p["scheduled_at"]) < noon)
+    assert plan_post(client, draft.id, "remove", post_id=past["id"]).status_code == 303
+    response = plan_post(client, draft.id, "restore", post_id=past["id"])
+    assert response.status_code == 400 and "est déjà passé" in body(response)
+    # a time to come is accepted
+    response = plan_post(client, draft.id, "move", post_id=post["id"], date=FREE_SLOT[0], time=FREE_SLOT[1])
+    assert response.status_code == 303, body(response)[-2000:]
 
 
 def test_a_stale_plan_change_is_refused(app, ctx):

@@ -203,10 +203,12 @@ class _Book:
                         f" ({when_label(other)})")
         return None
 
-    def free_time(self, day: date, before: datetime | None) -> datetime | None:
+    def free_time(self, day: date, before: datetime | None, after: datetime | None = None) -> datetime | None:
         for hhmm in self.channel.times:
             when = self.at(day, hhmm)
             if before is not None and when >= before:
+                continue
+            if after is not None and when <= after:
                 continue
             if self.problem(when) is None:
                 return when
@@ -617,6 +619,7 @@ def free_slot(
     *,
     start: date,
     end: date,
+    now: datetime | None = None,
 ) -> datetime | None:
     """The slot the planner would give ``candidate`` now that ``posts`` are booked, or None.
 
@@ -624,7 +627,8 @@ def free_slot(
     channel's times, keeping every rule against the channel's other posts;
     nearest to the candidate's ideal day (an event ``event_lead_days`` before
     it, a reminder ``reminder_lead_days`` before the deadline, anything else
-    as soon as possible), before its event or deadline.
+    as soon as possible), before its event or deadline. With ``now`` (aware),
+    never a time already past: a draft opened late is offered the slots left.
     """
     tz = ZoneInfo(posting.timezone)
     channel = candidate.get("channel") or candidate.get("platform")
@@ -641,11 +645,21 @@ def free_slot(
             last, ideal = min(end, before.date()), before.date() - timedelta(days=posting.reminder_lead_days)
         else:
             last, ideal = min(end, before.date() - timedelta(days=1)), before.date() - timedelta(days=posting.event_lead_days)
+    after = now.astimezone(tz) if now is not None else None
+    if after is not None:
+        start, ideal = max(start, after.date()), max(ideal, after.date())
     for day in sorted(_working_days(start, last), key=lambda d: (abs((d - ideal).days), d)):
-        when = book.free_time(day, before)
+        when = book.free_time(day, before, after)
         if when is not None:
             return when
     return None
+
+
+def is_past(value: str, timezone: str, now: datetime) -> bool:
+    """Whether a plan time (``"2026-12-02T10:00"``, in the plan's ``timezone`` unless it has an
+    offset) is at or before ``now`` (aware): Buffer would post it at once."""
+    when = _aware(value, ZoneInfo(timezone))
+    return when is not None and when <= now
 
 
 KIND_LABELS = {

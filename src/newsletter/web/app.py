@@ -28,8 +28,9 @@ from newsletter.errors import UserError
 
 import importlib
 import importlib.util
+from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 from urllib.parse import quote
 
 import jinja2
@@ -199,7 +200,10 @@ def _unsubscribe_router():
     return importlib.import_module(UNSUBSCRIBE_MODULE).router
 
 
-def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
+def create_app(settings: Settings, store: Store | None = None,
+               clock: Callable[[], datetime] | None = None) -> FastAPI:
+    """The review app. ``clock`` (aware "now"; tests pin it) dates what depends on the time of
+    day: the slots the posting calendar proposes, and refusing a post planned in the past."""
     from newsletter.web import auth, routes
 
     store = store or Store(settings.database_url)
@@ -208,6 +212,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.store = store
     app.state.templates = templates
+    app.state.clock = clock or (lambda: datetime.now(timezone.utc))
     app.mount("/static", StaticFiles(directory=str(STATIC_DIR)), name="static")
     app.include_router(routes.router)
     public_routes: list[Any] = []

@@ -120,7 +120,7 @@ def _page_context(request: Request, draft: outbox.Draft) -> dict[str, Any]:
         curated, _ = draft_curated(draft)
     except UserError:
         curated = None
-    return views.draft_view(draft, store, edits, curated, _taxonomy(draft))
+    return views.draft_view(draft, store, edits, curated, _taxonomy(draft), now=request.app.state.clock())
 
 
 async def _draft_page(request: Request, draft_id: str, status: int = 200, **extra: Any) -> HTMLResponse:
@@ -533,12 +533,26 @@ def _plan_post(draft: outbox.Draft, form) -> dict[str, Any]:
     return post
 
 
-def _when(form, what: str) -> str:
-    """``date`` and ``time`` of a form as "2026-12-02T10:00" (the plan's time zone is added by the domain)."""
+def _when(form, what: str, draft: outbox.Draft, request: Request) -> str:
+    """``date`` and ``time`` of a form as "2026-12-02T10:00" (the plan's time zone is added by the
+    domain); refused when already past (Buffer would post it at once, not at the time shown)."""
     day, hour = _field(form, "date", max_len=20), _field(form, "time", max_len=20)
     if not DATE.match(day) or not TIME.match(hour):
         raise EditRefused(f"{what} : indiquez une date (jj/mm/aaaa) et une heure (hh:mm).")
+    _refuse_past(f"{day}T{hour}", what, draft, request)
     return f"{day}T{hour}"
+
+
+def _refuse_past(when: str, what: str, draft: outbox.Draft, request: Request) -> None:
+    from newsletter.render.plan import is_past
+
+    zone = (views.plan_file(draft) or {}).get("timezone") or "Europe/Paris"
+    try:
+        past = is_past(when, zone, request.app.state.clock())
+    except ValueError:
+        raise EditRefused(f"{what} : la date ou l'heure n'existe pas ({when.replace('T', ' à ')}).") from None
+    if past:
+        raise EditRefused(f"{what} : le {_when_label(when)} est déjà passé ; choisissez un moment à venir.")
 
 
 def _post_label(post: dict[str, Any]) -> str:
@@ -569,7 +583,7 @@ async def plan_move(request: Request, draft_id: str):
 
     def build(form, draft):
         post = _plan_post(draft, form)
-        when = _when(form, f"Déplacer le {_post_label(post)}")
+        when = _when(form, f"Déplacer le {_post_label(post)}", draft, request)
         return (_plan_change(lambda data: move_post(data, post["id"], when)),
                 f"{_post_label(post)} déplacé au {_when_label(when)}")
 
@@ -613,6 +627,7 @@ async def plan_restore(request: Request, draft_id: str):
             raise EditRefused("Ce post n'est pas parmi les posts retirés : rechargez la page.")
         post = found[0]
         when = post["scheduled_at"]
+        _refuse_past(when, f"Remettre le {_post_label(post)}", draft, request)
         return (_plan_change(lambda data: restore_post(data, post_id, when)),
                 f"{_post_label(post)} remis au {_when_label(when)}")
 
@@ -631,7 +646,7 @@ async def plan_add(request: Request, draft_id: str):
         from_id = _field(form, "from_id", max_len=200)
         key = _field(form, "item", max_len=3000)
         text = _field(form, "text", max_len=20_000)
-        when = _when(form, "Ajouter un post")
+        when = _when(form, "Ajouter un post", draft, request)
         left_out = {p["id"]: p for p in summary.get("left_out") or []}
         if not from_id and key:
             # the item's draft on that channel, when the plan left it out

@@ -125,8 +125,9 @@ def _item_view(item: Any, labels: dict[str, str], featured_urls: set[str]) -> di
     }
 
 
-def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxonomy: Any) -> dict[str, Any]:
-    """Everything the draft page shows."""
+def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxonomy: Any,
+               now: datetime | None = None) -> dict[str, Any]:
+    """Everything the draft page shows (``now``: the app's clock, for the calendar's proposed slots)."""
     issue = draft.issue()
     labels = dict(getattr(taxonomy, "labels", lambda: {})())
     if issue is not None:
@@ -183,7 +184,7 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "announcements": announcements,
         "item_posts": list(by_item.values()),
         "posts_over_limit": [p for p in posts if not p["fits"]],
-        "plan": plan_view(draft),
+        "plan": plan_view(draft, now),
         "limits": _limits(),
         "text": text_path.read_text(encoding="utf-8") if text_path.exists() else "",
         "events": events,
@@ -304,7 +305,7 @@ def item_key(post: dict[str, Any]) -> str:
     return "announcement" if post.get("kind") == "announcement" else str(post.get("item_url") or "")
 
 
-def plan_view(draft: Draft) -> dict[str, Any] | None:
+def plan_view(draft: Draft, now: datetime | None = None) -> dict[str, Any] | None:
     """The posting plan as the review page shows it: a calendar list (one entry per day, French
     label, posts in time order), the candidates left out (each with the slot "Programmer" would
     take), the posts the officer removed, and what the add form offers. None without a plan."""
@@ -332,7 +333,7 @@ def plan_view(draft: Draft) -> dict[str, Any] | None:
         view = _plan_post(candidate, tz)
         slot = None
         if posting is not None and start and end:
-            slot = posting_plan.free_slot(raw, candidate, posting, start=start, end=end)
+            slot = posting_plan.free_slot(raw, candidate, posting, start=start, end=end, now=now)
         if slot is not None:
             view.update(slot_date=f"{slot:%Y-%m-%d}", slot_time=f"{slot:%H:%M}",
                         slot_label=posting_plan.when_label(slot))
