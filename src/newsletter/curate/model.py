@@ -96,7 +96,7 @@ TRAINING_WEIGHT = 1.0
 # corrected title, about 0.46.
 NEAR_CORRECTION = 0.45
 # Naive Bayes smoothing.
-ALPHA = 0.5
+ALPHA = 0.2
 # Words of the summary the model reads: its opening says what the page is about.
 SUMMARY_WORDS = 50
 # Characters of the summary in :func:`item_text` (about SUMMARY_WORDS words).

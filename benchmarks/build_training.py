@@ -1,0 +1,75 @@
+"""Build ``sources/training.jsonl`` (the taxonomy's training pages) from the development sets.
+
+Usage::
+
+    .venv/bin/python benchmarks/build_training.py          # rewrites sources/training.jsonl
+    .venv/bin/python benchmarks/build_training.py --check  # exit 1 if it is not up to date
+
+The shipped training pages ARE the development data of
+``benchmarks/classify_heldout.py`` (every set below, each written by a
+different author), in this order, one line per page with ``title``,
+``summary``, ``label``, ``source`` and ``url``. A page whose URL is already in
+(a copy in two sets) is written once. Never included: the fresh held-out set
+(``benchmarks/data/classify_fresh3.jsonl``), which no model may learn from.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "sources" / "training.jsonl"
+# (path, label key): the development sets, oldest first
+SETS = [
+    (ROOT / "benchmarks" / "data" / "classify_pages.jsonl", "label"),
+    (ROOT / "tests" / "data" / "classify_labelled.jsonl", "expected"),
+    (ROOT / "benchmarks" / "data" / "classify_fresh.jsonl", "label"),
+    (ROOT / "benchmarks" / "data" / "classify_fresh2.jsonl", "label"),
+    (ROOT / "benchmarks" / "data" / "classify_real_a.jsonl", "label"),
+    (ROOT / "benchmarks" / "data" / "classify_real_b.jsonl", "label"),
+    (ROOT / "benchmarks" / "data" / "classify_real_c.jsonl", "label"),
+]
+HELD_OUT = ROOT / "benchmarks" / "data" / "classify_fresh3.jsonl"
+
+
+def rows() -> list[dict]:
+    out, seen = [], set()
+    for path, key in SETS:
+        if not path.exists():
+            continue
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            row = json.loads(line)
+            url = row.get("url") or ""
+            if url and url in seen:
+                continue
+            seen.add(url)
+            label = row.get(key)
+            if not label or not row.get("title"):
+                raise SystemExit(f"{path.relative_to(ROOT)}:{number}: no title or {key}")
+            out.append({"title": row["title"], "summary": row.get("summary") or "", "label": label,
+                        "source": row.get("source") or "", "url": url})
+    return out
+
+
+def text() -> str:
+    return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows())
+
+
+def main(argv: list[str]) -> int:
+    wanted = text()
+    if "--check" in argv:
+        if OUT.read_text(encoding="utf-8") != wanted:
+            print(f"{OUT.relative_to(ROOT)} is not up to date: run benchmarks/build_training.py")
+            return 1
+        return 0
+    OUT.write_text(wanted, encoding="utf-8")
+    print(f"{OUT.relative_to(ROOT)}: {wanted.count(chr(10))} pages")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
