@@ -32,6 +32,7 @@ SETS = [
     (ROOT / "benchmarks" / "data" / "classify_real_c.jsonl", "label"),
     (ROOT / "benchmarks" / "data" / "classify_fresh3.jsonl", "label"),  # measured once (0.820): dev since
     (ROOT / "benchmarks" / "data" / "classify_real_d.jsonl", "label"),
+    (ROOT / "benchmarks" / "data" / "classify_real_e.jsonl", "label"),
 ]
 HELD_OUT = ROOT / "benchmarks" / "data" / "classify_fresh4.jsonl"
 

@@ -176,6 +176,7 @@ DEV_SETS = [
     ("classify_real_c", DATA / "classify_real_c.jsonl", "label", False),
     ("classify_fresh3", DATA / "classify_fresh3.jsonl", "label", False),  # measured once: dev since
     ("classify_real_d", DATA / "classify_real_d.jsonl", "label", False),
+    ("classify_real_e", DATA / "classify_real_e.jsonl", "label", False),
 ]
 SET_GRID = {"alpha": [0.1, 0.2, 0.3, 0.5], "model_weight": [5.0, 20.0], "summary_weight": [0.5, 1.0]}
 FOLDS = 5
