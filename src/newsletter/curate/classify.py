@@ -55,7 +55,6 @@ from newsletter.errors import UserError
 import json
 import re
 import threading
-from array import array
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -272,21 +271,21 @@ class TermTable:
         by 0; and the offset where every text starts. ``max_words``: only the
         first words of each text.
 
-        One regular-expression scan and one dictionary lookup per word over the
-        whole batch (texts joined by NUL, which folded text never holds: checked),
-        instead of a loop per text."""
+        The texts are folded and joined by NUL (which folded text never holds:
+        checked) and read as one numpy byte array (:func:`_word_ids`): a Python
+        loop runs over the distinct words only, not over every word."""
         import numpy as np
 
+        if not texts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
         # folded text is ASCII: one bytes.translate turns every character that
-        # is not a letter or digit into a space (what _WORD.findall does), and
-        # the NUL ending every text survives as a word of its own
-        joined = fold_joined(texts).replace(b"\0", b" \0 ")
-        tokens = (joined + b" \0").translate(_SPACES).split() if texts else []
-        ids = list(map(self.words.__getitem__, tokens))  # a new word: _Words.__missing__
-        arr = np.frombuffer(array("q", ids), dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
-        ends = np.flatnonzero(arr == 0)
-        if len(ends) != len(texts):  # a NUL inside a text
+        # is not a letter or digit into a space (words are then what
+        # _WORD.findall finds), and the NUL ending every text is kept
+        data = (fold_joined(texts) + b"\0").translate(_SPACES)
+        if data.count(b"\0") != len(texts):  # a NUL inside a text
             return self.batch([t.replace("\0", " ") for t in texts], max_words)
+        arr = _word_ids(data, self.words)
+        ends = np.flatnonzero(arr == 0)
         starts = np.zeros(len(ends), dtype=np.int64)
         starts[1:] = ends[:-1] + 1
         if max_words is not None and len(arr):
@@ -296,6 +295,109 @@ class TermTable:
             ends = np.flatnonzero(arr == 0)
             starts[1:] = ends[:-1] + 1
         return arr, starts
+
+
+
+# A token is known by its bytes read as 64-bit windows (zeros past its end: no
+# word byte is zero), 8 characters each, up to _EXACT_CHARS characters; a
+# longer word (rare in French) by a number per distinct word (a Python dictionary).
+_EXACT_CHARS = 24
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: multiplying by one is a bijection
+
+
+def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
+    """The ids ``words[w]`` of the tokens of ``data`` (runs of ASCII letters
+    and digits; every NUL is a token of its own, id ``words[b"\\0"]``), in order.
+
+    Vectorised: token boundaries by array comparisons; every token's windows
+    mixed into one 64-bit key (:func:`_word_keys`), tokens grouped by key
+    with one sort (:func:`_group`). Then one dictionary lookup per distinct
+    word, in order of first appearance, so that new words
+    (``words.__missing__``) are met in the same order as by a word-by-word
+    loop, and ids come out the same."""
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    is_word = arr > 32  # letters and digits; NUL is 0, anything else a space
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # data ends with NUL: every word ends
+    if is_word[0]:
+        edges = np.concatenate([[0], edges])
+    word_starts, word_ends = edges[0::2], edges[1::2]
+    first = arr == 0
+    first[word_starts] = True
+    pos = np.flatnonzero(first)  # where every token starts, in order
+    length = np.ones(len(pos), dtype=np.int64)
+    length[is_word[pos]] = word_ends - word_starts
+    padded = data + bytes(_EXACT_CHARS + 8)
+    windows = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at every offset
+    masks = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+    head = windows[pos] & masks[np.minimum(length, 8)]
+    # words of more than 8 characters: their next windows (all of them: one
+    # column per 8 characters up to _EXACT_CHARS; beyond, a number per word)
+    long = np.flatnonzero(length > 8)
+    tail = np.zeros((len(long), _EXACT_CHARS // 8 - 1), dtype=np.uint64)
+    for k in range(tail.shape[1]):
+        tail[:, k] = windows[pos[long] + 8 * (k + 1)] & masks[np.clip(length[long] - 8 * (k + 1), 0, 8)]
+    too_long = np.flatnonzero(length[long] > _EXACT_CHARS)
+    if len(too_long):
+        seen: dict[bytes, int] = {}
+        at = long[too_long]
+        head[at] = [seen.setdefault(data[p:p + size], len(seen))
+                    for p, size in zip(pos[at].tolist(), length[at].tolist())]
+        tail[too_long] = 0  # told apart from shorter words by their length
+    firsts, inverse = _group(_word_keys(head, length, long, tail))
+    by_appearance = np.argsort(firsts)
+    firsts = firsts[by_appearance]  # the first token of every distinct word, in order of appearance
+    got = [words[data[p:p + size]] for p, size in zip(pos[firsts].tolist(), length[firsts].tolist())]
+    ids = np.empty(len(firsts), dtype=np.int64)
+    ids[by_appearance] = got
+    return ids[inverse]
+
+
+def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tail: "np.ndarray") -> "np.ndarray":
+    """One 64-bit key per token. Up to 8 characters, ``head * K0``: a
+    bijection of the word's bytes, exact. For the ``long`` tokens, a
+    polynomial of all their windows (``tail``) and their length: two
+    different words share a key with a chance of about 2**-64 (for 100,000
+    distinct long words, about 3e-10 that any two do)."""
+    import numpy as np
+
+    k0, k1 = np.uint64(_MIX[0]), np.uint64(_MIX[1])
+    with np.errstate(over="ignore"):
+        key = head * k0
+        if len(long):
+            mixed = key[long]
+            for k in range(tail.shape[1]):
+                mixed = (mixed + tail[:, k]) * k1
+            key[long] = (mixed + length[long].astype(np.uint64)) * k1
+    return key
+
+
+def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+    """Tokens grouped by equal ``key``: the index of the first token of every
+    group, and every token's group.
+
+    One sort of 64-bit numbers whose top bits are the key's top bits and the
+    low bits the token's index (an argsort costs several times more): equal
+    top bits, one group. Checked: as many groups as distinct keys (a sort of
+    the keys alone), else (two keys sharing their top bits) ``np.unique``."""
+    import numpy as np
+
+    n = len(key)
+    bits = max(1, n.bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = np.sort((key & ~low) | np.arange(n, dtype=np.uint64))
+    order = (packed & low).astype(np.int64)
+    new_run = np.ones(n, dtype=bool)
+    packed >>= np.uint64(bits)
+    np.not_equal(packed[1:], packed[:-1], out=new_run[1:])
+    keys = np.sort(key)
+    if int(np.count_nonzero(keys[1:] != keys[:-1])) + 1 != int(np.count_nonzero(new_run)):
+        _keys, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return firsts, inverse.reshape(-1)
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = np.cumsum(new_run) - 1
+    return order[new_run], inverse
 
 
 TERMS = TermTable()
