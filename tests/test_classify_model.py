@@ -187,7 +187,9 @@ def test_corrections_teach_the_model_in_a_curation_run(tmp_path):
 
 @pytest.mark.parametrize("url", ["https://irev.fr/thematiques/transition/atelier",
                                  "https://irev.fr/Th%C3%A9matiques/Transition/atelier",
-                                 "https://irev.fr/thématiques/transition/atelier"])
+                                 "https://irev.fr/thématiques/transition/atelier",
+                                 "https://irev.fr/th%C3%A9matiques/transition/%C3atelier-%E2%82é",
+                                 "https://irev.fr/thématiques/transition/atelier%E2%82"])
 def test_path_rule_found_in_a_batch_whatever_the_spelling_of_the_url(taxonomy, url):
     got = items(("Assemblée générale du club", ""), ("Assemblée générale du club", ""))
     got[1].url = url

@@ -59,7 +59,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
@@ -695,8 +695,17 @@ class Taxonomy:
             return set()
         import numpy as np
 
-        urls = [f"{i.url or ''} {i.canonical_url or ''}" for i in items]
-        folded = fold_joined([unquote(u) if "%" in u else u for u in urls])
+        urls = "\0".join([f"{i.url or ''} {i.canonical_url or ''}" for i in items])
+        if "%" in urls:
+            # unquote() of every URL, in one pass over the bytes (unquote() itself
+            # splits the text at every accent): the same text, as UTF-8 decoding
+            # with "replace" reads an escape next to a raw character or a NUL
+            # the same way (a raw character is a whole UTF-8 sequence)
+            try:
+                urls = unquote_to_bytes(urls.encode("utf-8")).decode("utf-8", "replace")
+            except UnicodeEncodeError:  # a lone surrogate
+                urls = "\0".join(unquote(u) for u in urls.split("\0"))
+        folded = fold_joined(urls.split("\0"))
         hits = [m.start() for m in self._path_anywhere_folded.finditer(folded.replace(b" ", b"-"))]
         if not hits:
             return set()
