@@ -281,7 +281,8 @@ class TermTable:
         # folded text is ASCII: one bytes.translate turns every character that
         # is not a letter or digit into a space (words are then what
         # _WORD.findall finds), and the NUL ending every text is kept
-        data = (fold_joined(texts) + b"\0").translate(_SPACES)
+        # (followed by spaces: _word_ids reads 8 bytes at a time past a word's start)
+        data = (fold_joined(texts) + b"\0" + b" " * _PADDING).translate(_SPACES)
         if data.count(b"\0") != len(texts):  # a NUL inside a text
             return self.batch([t.replace("\0", " ") for t in texts], max_words)
         arr = _word_ids(data, self.words)
@@ -302,50 +303,61 @@ class TermTable:
 # word byte is zero), 8 characters each, up to _EXACT_CHARS characters; a
 # longer word (rare in French) by a number per distinct word (a Python dictionary).
 _EXACT_CHARS = 24
+_PADDING = _EXACT_CHARS + 8
 _MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: multiplying by one is a bijection
 
 
 def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
     """The ids ``words[w]`` of the tokens of ``data`` (runs of ASCII letters
     and digits; every NUL is a token of its own, id ``words[b"\\0"]``), in order.
+    ``data`` ends with :data:`_PADDING` spaces.
 
     Vectorised: token boundaries by array comparisons; every token's windows
     mixed into one 64-bit key (:func:`_word_keys`), tokens grouped by key
     with one sort (:func:`_group`). Then one dictionary lookup per distinct
     word, in order of first appearance, so that new words
     (``words.__missing__``) are met in the same order as by a word-by-word
-    loop, and ids come out the same."""
+    loop, and ids come out the same. (Arrays are few and updated in place:
+    at 100k items, fresh memory costs as much as the arithmetic.)"""
     import numpy as np
 
     arr = np.frombuffer(data, dtype=np.uint8)
     is_word = arr > 32  # letters and digits; NUL is 0, anything else a space
-    edges = np.flatnonzero(is_word[1:] != is_word[:-1]) + 1  # data ends with NUL: every word ends
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])  # the padding ends every word
+    edges += 1
     if is_word[0]:
         edges = np.concatenate([[0], edges])
     word_starts, word_ends = edges[0::2], edges[1::2]
     first = arr == 0
     first[word_starts] = True
     pos = np.flatnonzero(first)  # where every token starts, in order
-    length = np.ones(len(pos), dtype=np.int64)
+    del first
+    length = np.ones(len(pos), dtype=np.int32)
     length[is_word[pos]] = word_ends - word_starts
-    padded = data + bytes(_EXACT_CHARS + 8)
-    windows = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))  # 8 bytes at every offset
-    masks = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
-    head = windows[pos] & masks[np.minimum(length, 8)]
+    del is_word, edges, word_starts, word_ends
+    windows = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))  # 8 bytes at every offset
+    key = windows[pos]
+    shift = np.minimum(length, 8).astype(np.uint8)  # the bytes past the word's end: shifted out
+    np.subtract(8, shift, out=shift)
+    shift <<= 3
+    key <<= shift
+    key >>= shift
+    del shift
     # words of more than 8 characters: their next windows (all of them: one
     # column per 8 characters up to _EXACT_CHARS; beyond, a number per word)
     long = np.flatnonzero(length > 8)
     tail = np.zeros((len(long), _EXACT_CHARS // 8 - 1), dtype=np.uint64)
+    masks = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
     for k in range(tail.shape[1]):
         tail[:, k] = windows[pos[long] + 8 * (k + 1)] & masks[np.clip(length[long] - 8 * (k + 1), 0, 8)]
     too_long = np.flatnonzero(length[long] > _EXACT_CHARS)
     if len(too_long):
         seen: dict[bytes, int] = {}
         at = long[too_long]
-        head[at] = [seen.setdefault(data[p:p + size], len(seen))
-                    for p, size in zip(pos[at].tolist(), length[at].tolist())]
+        key[at] = [seen.setdefault(data[p:p + size], len(seen))
+                   for p, size in zip(pos[at].tolist(), length[at].tolist())]
         tail[too_long] = 0  # told apart from shorter words by their length
-    firsts, inverse = _group(_word_keys(head, length, long, tail))
+    firsts, inverse = _group(_word_keys(key, length, long, tail))
     by_appearance = np.argsort(firsts)
     firsts = firsts[by_appearance]  # the first token of every distinct word, in order of appearance
     got = [words[data[p:p + size]] for p, size in zip(pos[firsts].tolist(), length[firsts].tolist())]
@@ -355,7 +367,7 @@ def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
 
 
 def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tail: "np.ndarray") -> "np.ndarray":
-    """One 64-bit key per token. Up to 8 characters, ``head * K0``: a
+    """One 64-bit key per token (``head``, the first window, becomes it). Up to 8 characters, ``head * K0``: a
     bijection of the word's bytes, exact. For the ``long`` tokens, a
     polynomial of all their windows (``tail``) and their length: two
     different words share a key with a chance of about 2**-64 (for 100,000
@@ -364,7 +376,8 @@ def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tai
 
     k0, k1 = np.uint64(_MIX[0]), np.uint64(_MIX[1])
     with np.errstate(over="ignore"):
-        key = head * k0
+        key = head
+        key *= k0  # in place: ``head`` is not needed any more
         if len(long):
             mixed = key[long]
             for k in range(tail.shape[1]):
@@ -386,17 +399,24 @@ def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
     n = len(key)
     bits = max(1, n.bit_length())
     low = np.uint64((1 << bits) - 1)
-    packed = np.sort((key & ~low) | np.arange(n, dtype=np.uint64))
-    order = (packed & low).astype(np.int64)
-    new_run = np.ones(n, dtype=bool)
-    packed >>= np.uint64(bits)
-    np.not_equal(packed[1:], packed[:-1], out=new_run[1:])
+    packed = key & ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])  # the top bits change
+    packed &= low
+    order = packed.view(np.int64)
     keys = np.sort(key)
-    if int(np.count_nonzero(keys[1:] != keys[:-1])) + 1 != int(np.count_nonzero(new_run)):
+    distinct = int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
+    del keys
+    if distinct != int(np.count_nonzero(new_run)):
         _keys, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
         return firsts, inverse.reshape(-1)
-    inverse = np.empty(n, dtype=np.int64)
-    inverse[order] = np.cumsum(new_run) - 1
+    group = np.cumsum(new_run, dtype=np.int32 if n < 2**31 else np.int64)
+    group -= 1
+    inverse = np.empty(n, dtype=group.dtype)
+    inverse[order] = group
     return order[new_run], inverse
 
 
