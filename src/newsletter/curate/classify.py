@@ -104,6 +104,8 @@ _LATIN1 = _latin1_table()  # Latin-1 byte -> ASCII letter without accent, or spa
 _LOWER_LATIN1 = bytes(_LATIN1[ord(chr(c).lower())] for c in range(256))
 # common non-Latin-1 punctuation in French text, turned into spaces before the fast path
 _PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")
+# the same, then anything but an ASCII letter, digit or NUL as a space (_SPACES)
+_LOWER_LATIN1_WORDS = _LOWER_LATIN1.translate(_SPACES)
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
 _FOLDED_MAX = 250_000
 
@@ -136,23 +138,26 @@ def fold(text: str) -> str:
     return s
 
 
-def fold_joined(texts: Sequence[str]) -> bytes:
+def fold_joined(texts: Sequence[str], words_only: bool = False) -> bytes:
     """``fold`` of every text, joined by NUL, as ASCII bytes: a batch of
     Latin-1 texts is lowered and folded by one ``bytes.translate``; only texts
     with characters beyond Latin-1 (curly apostrophes, œ) go through
-    :func:`fold` one by one."""
+    :func:`fold` one by one. ``words_only``: also every character other than a
+    letter, a digit or NUL as a space (in the same ``bytes.translate``)."""
+    table = _LOWER_LATIN1_WORDS if words_only else _LOWER_LATIN1
     texts = [t or "" for t in texts]
     joined = "\0".join(texts)
     try:
-        return joined.encode("latin-1").translate(_LOWER_LATIN1)
+        return joined.encode("latin-1").translate(table)
     except UnicodeEncodeError:
         pass
     chunks = []
     for text in texts:
         try:
-            chunks.append(text.encode("latin-1").translate(_LOWER_LATIN1))
+            chunks.append(text.encode("latin-1").translate(table))
         except UnicodeEncodeError:
-            chunks.append(fold(text).replace("\0", " ").encode("ascii"))
+            folded = fold(text).replace("\0", " ").encode("ascii")
+            chunks.append(folded.translate(_SPACES) if words_only else folded)
     return b"\0".join(chunks)
 
 
@@ -278,11 +283,11 @@ class TermTable:
 
         if not texts:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        # folded text is ASCII: one bytes.translate turns every character that
-        # is not a letter or digit into a space (words are then what
-        # _WORD.findall finds), and the NUL ending every text is kept
+        # folded text is ASCII: the bytes.translate that folds it also turns
+        # every character that is not a letter or digit into a space (words are
+        # then what _WORD.findall finds), and the NUL ending every text is kept
         # (followed by spaces: _word_ids reads 8 bytes at a time past a word's start)
-        data = (fold_joined(texts) + b"\0" + b" " * _PADDING).translate(_SPACES)
+        data = fold_joined(texts, words_only=True) + b"\0" + b" " * _PADDING
         if data.count(b"\0") != len(texts):  # a NUL inside a text
             return self.batch([t.replace("\0", " ") for t in texts], max_words)
         arr = _word_ids(data, self.words)
