@@ -286,8 +286,8 @@ class TermTable:
         # folded text is ASCII: the bytes.translate that folds it also turns
         # every character that is not a letter or digit into a space (words are
         # then what _WORD.findall finds), and the NUL ending every text is kept
-        # (followed by spaces: _word_ids reads 8 bytes at a time past a word's start)
-        data = fold_joined(texts, words_only=True) + b"\0" + b" " * _PADDING
+        # (then spaces, a last "text": _word_ids reads 8 bytes at a time past a word's start)
+        data = fold_joined([*texts, " " * _PADDING], words_only=True)
         if data.count(b"\0") != len(texts):  # a NUL inside a text
             return self.batch([t.replace("\0", " ") for t in texts], max_words)
         arr = _word_ids(data, self.words)
