@@ -42,10 +42,12 @@ Rules, in order:
 That is :func:`classify_item`, the keywords alone. :func:`classify` (what
 ``newsletter classify`` and the monthly run use) blends these points with a
 small text model (``newsletter.curate.model``; ``settings.model_weight: 0``
-turns it off) and works on whole batches: every distinct word is folded and
-stemmed once (:class:`TermTable`), then keywords are matched on arrays of
-integer ids (:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points`
-item by item: a test checks it).
+turns it off) and works on whole batches: a batch's texts are folded by one
+``bytes.translate`` and cut into words with numpy, every distinct word is
+stemmed once (:class:`TermTable`; one dictionary lookup per distinct word of
+a batch, not per word), then keywords are matched on arrays of integer ids
+(:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points` item by
+item: a test checks it).
 """
 
 from __future__ import annotations
