@@ -60,6 +60,7 @@ import re
 import threading
 import unicodedata
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote, unquote_to_bytes
@@ -146,10 +147,14 @@ def fold_joined(texts: Sequence[str], words_only: bool = False) -> bytes:
     Latin-1 texts is lowered and folded by one ``bytes.translate``; only texts
     with characters beyond Latin-1 (curly apostrophes, œ) go through
     :func:`fold` one by one. ``words_only``: also every character other than a
-    letter, a digit or NUL as a space (in the same ``bytes.translate``)."""
+    letter, a digit or NUL as a space (in the same ``bytes.translate``). None
+    reads as an empty text."""
     table = _LOWER_LATIN1_WORDS if words_only else _LOWER_LATIN1
-    texts = [t or "" for t in texts]
-    joined = "\0".join(texts)
+    try:
+        joined = "\0".join(texts)
+    except TypeError:  # a None among them
+        texts = [t or "" for t in texts]
+        joined = "\0".join(texts)
     try:
         return joined.encode("latin-1").translate(table)
     except UnicodeEncodeError:
@@ -292,7 +297,7 @@ class TermTable:
         # (then spaces, a last "text": _word_ids reads 8 bytes at a time past a word's start)
         data = fold_joined([*texts, " " * _PADDING], words_only=True)
         if data.count(b"\0") != len(texts):  # a NUL inside a text
-            return self.batch([t.replace("\0", " ") for t in texts], max_words)
+            return self.batch([(t or "").replace("\0", " ") for t in texts], max_words)
         arr = _word_ids(data, self.words)
         ends = np.flatnonzero(arr == 0)
         starts = np.zeros(len(ends), dtype=np.int64)
@@ -437,8 +442,8 @@ class ItemBatch:
 
     def __init__(self, items: Sequence[Item]):
         TERMS.maybe_reset()
-        self.title = TERMS.batch([i.title or "" for i in items])
-        self.summary = TERMS.batch([i.summary or "" for i in items])
+        self.title = TERMS.batch(list(map(attrgetter("title"), items)))  # None read as ""
+        self.summary = TERMS.batch(list(map(attrgetter("summary"), items)))
         self.size = len(items)
 
 

@@ -424,8 +424,8 @@ def classify_pending(items: list[Item], taxonomy: "Taxonomy",
     got, scores = blend_matrix(points, probs, slugs, model_weight=weight, min_points=settings["min_points"],
                                model_min=settings.get("model_min", 0.35))
     near = model.nearest(matrix)
-    for row, item in enumerate(items):
-        item.category, item.score = got[row], scores[row]
+    for item, slug, score in zip(items, got, scores):
+        item.category, item.score = slug, score
     if near is not None:
         best, sims = near
         for row in (sims >= NEAR_CORRECTION).nonzero()[0].tolist():
