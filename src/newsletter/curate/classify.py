@@ -311,7 +311,6 @@ class TermTable:
         return arr, starts
 
 
-
 # A token is known by its bytes read as 64-bit windows (zeros past its end: no
 # word byte is zero), 8 characters each, up to _EXACT_CHARS characters; a
 # longer word (rare in French) by a number per distinct word (a Python dictionary).
@@ -380,11 +379,12 @@ def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
 
 
 def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tail: "np.ndarray") -> "np.ndarray":
-    """One 64-bit key per token (``head``, the first window, becomes it). Up to 8 characters, ``head * K0``: a
-    bijection of the word's bytes, exact. For the ``long`` tokens, a
-    polynomial of all their windows (``tail``) and their length: two
-    different words share a key with a chance of about 2**-64 (for 100,000
-    distinct long words, about 3e-10 that any two do)."""
+    """One 64-bit key per token (``head``, its first window, is turned into
+    it in place). Up to 8 characters, ``head * K0``: a bijection of the word's
+    bytes, exact. For the ``long`` tokens, a polynomial of all their windows
+    (``tail``) and their length: two different words share a key with a
+    chance of about 2**-64 (for 100,000 distinct long words, about 3e-10 that
+    any two do)."""
     import numpy as np
 
     k0, k1 = np.uint64(_MIX[0]), np.uint64(_MIX[1])
