@@ -188,7 +188,9 @@ def test_corrections_teach_the_model_in_a_curation_run(tmp_path):
 
 @pytest.mark.parametrize("url", ["https://irev.fr/thematiques/transition/atelier",
                                  "https://irev.fr/Th%C3%A9matiques/Transition/atelier",
-                                 "https://irev.fr/thématiques/transition/atelier"])
+                                 "https://irev.fr/thématiques/transition/atelier",
+                                 "https://irev.fr/th%C3%A9matiques/transition/%C3atelier-%E2%82é",
+                                 "https://irev.fr/thématiques/transition/atelier%E2%82"])
 def test_path_rule_found_in_a_batch_whatever_the_spelling_of_the_url(taxonomy, url):
     got = items(("Assemblée générale du club", ""), ("Assemblée générale du club", ""))
     got[1].url = url
@@ -208,6 +210,43 @@ def test_a_full_word_table_starts_afresh_with_the_same_results(taxonomy, monkeyp
     classify(again, taxonomy)
     assert TERMS.generation > generation
     assert [(i.category, i.score) for i in again] == [(i.category, i.score) for i in first]
+
+
+def test_the_batch_word_ids_are_those_of_the_words_one_by_one():
+    """Batches read words as arrays of bytes: every word keeps its own stem,
+    long words sharing a long prefix included, and their order is kept."""
+    from newsletter.curate.classify import TERMS, terms
+
+    stem24 = "anticonstitutionnellemen"  # 24 letters: the length read as windows
+    texts = [
+        f"{stem24}ti et {stem24}tu, {stem24}to",  # more than 24 letters, one prefix
+        "intercommunalites intercommunication intercommunautaire",  # 16-18 letters, a shared start
+        "renouvellement renouvellements, Renouvellement urbain",
+        "a b c 1 2 10 l'école d’été : Œuvre cœur",
+        "",
+        "ratatouilles ratatouille rata",  # 8 letters and more
+        "\u00e9t\u00e9 ÉTÉ Été",
+    ]
+    with TERMS.lock:
+        ids, starts = TERMS.batch(texts)
+        for text, start, end in zip(texts, starts.tolist(), [*starts.tolist()[1:], len(ids)]):
+            assert ids[start:end].tolist() == [*TERMS.ids_of(terms(text)), 0], text
+    first = ids[starts[0]:starts[1] - 1].tolist()
+    assert first[0] != first[2] and first[0] != first[3]  # three different long words
+    assert len(set(ids[starts[1]:starts[2] - 1].tolist())) == 3
+
+
+def test_words_grouped_by_a_shared_sort_key_are_told_apart():
+    """The grouping sort reads a key's top bits only: two keys sharing them are
+    still two words (the exact path)."""
+    import numpy as np
+
+    from newsletter.curate.classify import _group
+
+    firsts, inverse = _group(np.array([5, 6, 5, 6, 7], dtype=np.uint64))  # 5, 6, 7 share their top bits
+    assert sorted(firsts.tolist()) == [0, 1, 4]
+    assert inverse.tolist()[0] == inverse.tolist()[2] != inverse.tolist()[1] == inverse.tolist()[3]
+    assert len(set(inverse.tolist())) == 3
 
 
 _SMALL_TAXONOMY = """

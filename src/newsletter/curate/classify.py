@@ -42,25 +42,28 @@ Rules, in order:
 That is :func:`classify_item`, the keywords alone. :func:`classify` (what
 ``newsletter classify`` and the monthly run use) blends these points with a
 small text model (``newsletter.curate.model``; ``settings.model_weight: 0``
-turns it off) and works on whole batches: every distinct word is folded and
-stemmed once (:class:`TermTable`), then keywords are matched on arrays of
-integer ids (:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points`
-item by item: a test checks it).
+turns it off) and works on whole batches: a batch's texts are folded by one
+``bytes.translate`` and cut into words with numpy, every distinct word is
+stemmed once (:class:`TermTable`; one dictionary lookup per distinct word of
+a batch, not per word), then keywords are matched on arrays of integer ids
+(:meth:`Taxonomy.points_matrix`, equal to :meth:`Taxonomy.points` item by
+item: a test checks it).
 """
 
 from __future__ import annotations
 
 from newsletter.errors import UserError
 
+import gc
 import json
 import re
 import threading
-from array import array
 import unicodedata
 from dataclasses import dataclass, field
+from operator import attrgetter
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
@@ -105,6 +108,8 @@ _LATIN1 = _latin1_table()  # Latin-1 byte -> ASCII letter without accent, or spa
 _LOWER_LATIN1 = bytes(_LATIN1[ord(chr(c).lower())] for c in range(256))
 # common non-Latin-1 punctuation in French text, turned into spaces before the fast path
 _PUNCTUATION = ("’", "‘", "“", "”", "–", "—", "…", "•", "\u2010", "\u2011", "\u202f", "\u2009")
+# the same, then anything but an ASCII letter, digit or NUL as a space (_SPACES)
+_LOWER_LATIN1_WORDS = _LOWER_LATIN1.translate(_SPACES)
 _FOLDED: dict[str, str] = {}  # dedupe and classify fold the same titles and summaries
 _FOLDED_MAX = 250_000
 
@@ -137,23 +142,30 @@ def fold(text: str) -> str:
     return s
 
 
-def fold_joined(texts: Sequence[str]) -> bytes:
+def fold_joined(texts: Sequence[str], words_only: bool = False) -> bytes:
     """``fold`` of every text, joined by NUL, as ASCII bytes: a batch of
     Latin-1 texts is lowered and folded by one ``bytes.translate``; only texts
     with characters beyond Latin-1 (curly apostrophes, œ) go through
-    :func:`fold` one by one."""
-    texts = [t or "" for t in texts]
-    joined = "\0".join(texts)
+    :func:`fold` one by one. ``words_only``: also every character other than a
+    letter, a digit or NUL as a space (in the same ``bytes.translate``). None
+    reads as an empty text."""
+    table = _LOWER_LATIN1_WORDS if words_only else _LOWER_LATIN1
     try:
-        return joined.encode("latin-1").translate(_LOWER_LATIN1)
+        joined = "\0".join(texts)
+    except TypeError:  # a None among them
+        texts = [t or "" for t in texts]
+        joined = "\0".join(texts)
+    try:
+        return joined.encode("latin-1").translate(table)
     except UnicodeEncodeError:
         pass
     chunks = []
     for text in texts:
         try:
-            chunks.append(text.encode("latin-1").translate(_LOWER_LATIN1))
+            chunks.append(text.encode("latin-1").translate(table))
         except UnicodeEncodeError:
-            chunks.append(fold(text).replace("\0", " ").encode("ascii"))
+            folded = fold(text).replace("\0", " ").encode("ascii")
+            chunks.append(folded.translate(_SPACES) if words_only else folded)
     return b"\0".join(chunks)
 
 
@@ -272,21 +284,22 @@ class TermTable:
         by 0; and the offset where every text starts. ``max_words``: only the
         first words of each text.
 
-        One regular-expression scan and one dictionary lookup per word over the
-        whole batch (texts joined by NUL, which folded text never holds: checked),
-        instead of a loop per text."""
+        The texts are folded and joined by NUL (which folded text never holds:
+        checked) and read as one numpy byte array (:func:`_word_ids`): a Python
+        loop runs over the distinct words only, not over every word."""
         import numpy as np
 
-        # folded text is ASCII: one bytes.translate turns every character that
-        # is not a letter or digit into a space (what _WORD.findall does), and
-        # the NUL ending every text survives as a word of its own
-        joined = fold_joined(texts).replace(b"\0", b" \0 ")
-        tokens = (joined + b" \0").translate(_SPACES).split() if texts else []
-        ids = list(map(self.words.__getitem__, tokens))  # a new word: _Words.__missing__
-        arr = np.frombuffer(array("q", ids), dtype=np.int64) if ids else np.zeros(0, dtype=np.int64)
+        if not texts:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+        # folded text is ASCII: the bytes.translate that folds it also turns
+        # every character that is not a letter or digit into a space (words are
+        # then what _WORD.findall finds), and the NUL ending every text is kept
+        # (then spaces, a last "text": _word_ids reads 8 bytes at a time past a word's start)
+        data = fold_joined([*texts, " " * _PADDING], words_only=True)
+        if data.count(b"\0") != len(texts):  # a NUL inside a text
+            return self.batch([(t or "").replace("\0", " ") for t in texts], max_words)
+        arr = _word_ids(data, self.words)
         ends = np.flatnonzero(arr == 0)
-        if len(ends) != len(texts):  # a NUL inside a text
-            return self.batch([t.replace("\0", " ") for t in texts], max_words)
         starts = np.zeros(len(ends), dtype=np.int64)
         starts[1:] = ends[:-1] + 1
         if max_words is not None and len(arr):
@@ -298,6 +311,128 @@ class TermTable:
         return arr, starts
 
 
+# A token is known by its bytes read as 64-bit windows (zeros past its end: no
+# word byte is zero), 8 characters each, up to _EXACT_CHARS characters; a
+# longer word (rare in French) by a number per distinct word (a Python dictionary).
+_EXACT_CHARS = 24
+_PADDING = _EXACT_CHARS + 8
+_MIX = (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)  # odd: multiplying by one is a bijection
+
+
+def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
+    """The ids ``words[w]`` of the tokens of ``data`` (runs of ASCII letters
+    and digits; every NUL is a token of its own, id ``words[b"\\0"]``), in order.
+    ``data`` ends with :data:`_PADDING` spaces.
+
+    Vectorised: token boundaries by array comparisons; every token's windows
+    mixed into one 64-bit key (:func:`_word_keys`), tokens grouped by key
+    with one sort (:func:`_group`). Then one dictionary lookup per distinct
+    word, in order of first appearance, so that new words
+    (``words.__missing__``) are met in the same order as by a word-by-word
+    loop, and ids come out the same. (Arrays are few and updated in place:
+    at 100k items, fresh memory costs as much as the arithmetic.)"""
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    is_word = arr > 32  # letters and digits; NUL is 0, anything else a space
+    edges = np.flatnonzero(is_word[1:] != is_word[:-1])  # the padding ends every word
+    edges += 1
+    if is_word[0]:
+        edges = np.concatenate([[0], edges])
+    word_starts, word_ends = edges[0::2], edges[1::2]
+    first = arr == 0
+    first[word_starts] = True
+    pos = np.flatnonzero(first)  # where every token starts, in order
+    del first
+    length = np.ones(len(pos), dtype=np.int32)
+    length[is_word[pos]] = word_ends - word_starts
+    del is_word, edges, word_starts, word_ends
+    windows = np.ndarray((len(data) - 7,), dtype="<u8", buffer=data, strides=(1,))  # 8 bytes at every offset
+    key = windows[pos]
+    shift = np.minimum(length, 8).astype(np.uint8)  # the bytes past the word's end: shifted out
+    np.subtract(8, shift, out=shift)
+    shift <<= 3
+    key <<= shift
+    key >>= shift
+    del shift
+    # words of more than 8 characters: their next windows (all of them: one
+    # column per 8 characters up to _EXACT_CHARS; beyond, a number per word)
+    long = np.flatnonzero(length > 8)
+    tail = np.zeros((len(long), _EXACT_CHARS // 8 - 1), dtype=np.uint64)
+    masks = np.array([(1 << (8 * k)) - 1 for k in range(9)], dtype=np.uint64)
+    for k in range(tail.shape[1]):
+        tail[:, k] = windows[pos[long] + 8 * (k + 1)] & masks[np.clip(length[long] - 8 * (k + 1), 0, 8)]
+    too_long = np.flatnonzero(length[long] > _EXACT_CHARS)
+    if len(too_long):
+        seen: dict[bytes, int] = {}
+        at = long[too_long]
+        key[at] = [seen.setdefault(data[p:p + size], len(seen))
+                   for p, size in zip(pos[at].tolist(), length[at].tolist())]
+        tail[too_long] = 0  # told apart from shorter words by their length
+    firsts, inverse = _group(_word_keys(key, length, long, tail))
+    by_appearance = np.argsort(firsts)
+    firsts = firsts[by_appearance]  # the first token of every distinct word, in order of appearance
+    got = [words[data[p:p + size]] for p, size in zip(pos[firsts].tolist(), length[firsts].tolist())]
+    ids = np.empty(len(firsts), dtype=np.int64)
+    ids[by_appearance] = got
+    return ids[inverse]
+
+
+def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tail: "np.ndarray") -> "np.ndarray":
+    """One 64-bit key per token (``head``, its first window, is turned into
+    it in place). Up to 8 characters, ``head * K0``: a bijection of the word's
+    bytes, exact. For the ``long`` tokens, a polynomial of all their windows
+    (``tail``) and their length: two different words share a key with a
+    chance of about 2**-64 (for 100,000 distinct long words, about 3e-10 that
+    any two do)."""
+    import numpy as np
+
+    k0, k1 = np.uint64(_MIX[0]), np.uint64(_MIX[1])
+    with np.errstate(over="ignore"):
+        key = head
+        key *= k0  # in place: ``head`` is not needed any more
+        if len(long):
+            mixed = key[long]
+            for k in range(tail.shape[1]):
+                mixed = (mixed + tail[:, k]) * k1
+            key[long] = (mixed + length[long].astype(np.uint64)) * k1
+    return key
+
+
+def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
+    """Tokens grouped by equal ``key``: the index of the first token of every
+    group, and every token's group.
+
+    One sort of 64-bit numbers whose top bits are the key's top bits and the
+    low bits the token's index (an argsort costs several times more): equal
+    top bits, one group. Checked: as many groups as distinct keys (a sort of
+    the keys alone), else (two keys sharing their top bits) ``np.unique``."""
+    import numpy as np
+
+    n = len(key)
+    bits = max(1, n.bit_length())
+    low = np.uint64((1 << bits) - 1)
+    packed = key & ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])  # the top bits change
+    packed &= low
+    order = packed.view(np.int64)
+    keys = np.sort(key)
+    distinct = int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
+    del keys
+    if distinct != int(np.count_nonzero(new_run)):
+        _keys, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
+        return firsts, inverse.reshape(-1)
+    group = np.cumsum(new_run, dtype=np.int32 if n < 2**31 else np.int64)
+    group -= 1
+    inverse = np.empty(n, dtype=group.dtype)
+    inverse[order] = group
+    return order[new_run], inverse
+
+
 TERMS = TermTable()
 
 
@@ -307,8 +442,8 @@ class ItemBatch:
 
     def __init__(self, items: Sequence[Item]):
         TERMS.maybe_reset()
-        self.title = TERMS.batch([i.title or "" for i in items])
-        self.summary = TERMS.batch([i.summary or "" for i in items])
+        self.title = TERMS.batch(list(map(attrgetter("title"), items)))  # None read as ""
+        self.summary = TERMS.batch(list(map(attrgetter("summary"), items)))
         self.size = len(items)
 
 
@@ -593,8 +728,17 @@ class Taxonomy:
             return set()
         import numpy as np
 
-        urls = [f"{i.url or ''} {i.canonical_url or ''}" for i in items]
-        folded = fold_joined([unquote(u) if "%" in u else u for u in urls])
+        urls = "\0".join([f"{i.url or ''} {i.canonical_url or ''}" for i in items])
+        if "%" in urls:
+            # unquote() of every URL, in one pass over the bytes (unquote() itself
+            # splits the text at every accent): the same text, as UTF-8 decoding
+            # with "replace" reads an escape next to a raw character or a NUL
+            # the same way (a raw character is a whole UTF-8 sequence)
+            try:
+                urls = unquote_to_bytes(urls.encode("utf-8")).decode("utf-8", "replace")
+            except UnicodeEncodeError:  # a lone surrogate
+                urls = "\0".join(unquote(u) for u in urls.split("\0"))
+        folded = fold_joined(urls.split("\0"))
         hits = [m.start() for m in self._path_anywhere_folded.finditer(folded.replace(b" ", b"-"))]
         if not hits:
             return set()
@@ -793,9 +937,21 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
     ``newsletter.curate.model``); ``settings.model_weight: 0`` in the
     taxonomy turns the model off (keywords only, as :func:`classify_item`).
     """
+    # The cyclic garbage collector off meanwhile (as in dedupe): a batch makes
+    # many small lists and bytes, no reference cycles, and a collection would
+    # walk the caller's items (at 100k items, ~0.1 s each time).
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        _classify(list(items), taxonomy, examples)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _classify(items: list[Item], taxonomy: Taxonomy, examples: Iterable[tuple[str, str]] | None) -> None:
     from newsletter.curate import model as text_model  # the model module imports this one
 
-    items = list(items)
     pending: list[Item] = []
     maybe_path = taxonomy.path_candidates(items)
     for row, item in enumerate(items):
