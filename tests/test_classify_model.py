@@ -306,3 +306,24 @@ def test_a_centres_taxonomy_can_name_the_shipped_training_file(tmp_path, taxonom
     tax = Taxonomy.load(path)
     assert len(tax.training) == len(taxonomy.training) >= 500
     assert {slug for *_, slug in tax.training} <= set(tax.slugs)
+
+
+def test_the_shipped_training_pages_are_the_development_sets_and_never_the_fresh_one():
+    """``sources/training.jsonl`` is what ``benchmarks/build_training.py`` builds from the
+    development sets (a set edited without rebuilding fails here), and no page of the
+    held-out fresh set is in it: the classifier never learns from what measures it."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("build_training", root / "benchmarks" / "build_training.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    shipped = (root / "sources" / "training.jsonl").read_text(encoding="utf-8")
+    assert shipped == build.text()
+    assert build.main(["--check"]) == 0
+    urls = {json.loads(line)["url"] for line in shipped.splitlines()}
+    titles = {json.loads(line)["title"] for line in shipped.splitlines()}
+    held_out = [json.loads(line) for line in build.HELD_OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert held_out and not {r["url"] for r in held_out} & urls and not {r["title"] for r in held_out} & titles
