@@ -308,3 +308,20 @@ def test_batch_folding_gives_the_words_fold_gives():
     ]
     assert got[1].tolist() == [int(c[1][0]) for c in one_by_one]
     assert got[0].tolist() == [h for c in one_by_one for h in c[0].tolist()]
+
+
+def test_title_sets_taken_from_the_one_pass_are_the_titles_own():
+    # dedupe hashes title + summary once and reads the title sets from it
+    import numpy as np
+
+    from newsletter.curate.dedupe import _hash_words
+
+    titles = ["Égalité à Lens", "Cæsar l’été", "Œuvre d’art", "ŸVES et Ÿ", "ΑΣ σ", "lens x-y", "", "ﬁn ĳ 日本 ℌello",
+              "été été", "Lens"]
+    summaries = ["Résumé Lens égalité", None, "été—hiver art", "", "Straße", "a\nb lens", "x", "n°12 fin", "été", ""]
+    hashes, counts, in_title = _hash_words(titles, summaries, with_titles=True)
+    want_hashes, want_counts = _hash_words(titles)
+    owners = np.repeat(np.arange(len(titles)), counts)
+    assert hashes[in_title].tolist() == want_hashes.tolist()
+    assert np.bincount(owners[in_title], minlength=len(titles)).tolist() == want_counts.tolist()
+    assert (hashes, counts)[0].tolist() == _hash_words(titles, summaries)[0].tolist()

@@ -146,8 +146,9 @@ _NOT_LATIN1 = re.compile(r"[^\x00-\xff]")
 _CAPITALS_AS_SPACES = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", " " * 26)
 
 
-def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
-    """The texts :func:`fold`-ed, each followed by a newline, as ASCII bytes, and each one's length.
+def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The texts :func:`fold`-ed, each followed by a newline, as ASCII bytes, each one's length,
+    and the length of its title part (``fold(texts[k])``).
 
     Text k is ``fold(texts[k])``, or with ``summaries``
     ``fold(texts[k]) + "\\n" + fold(summaries[k])``. Folded as one string
@@ -158,8 +159,10 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     """
     if summaries is None:
         pieces = [t or "" for t in texts]
+        title_lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     else:
         pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
+    title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
     joined = "\n".join(pieces) + "\n"
     try:
         data = joined.encode("latin-1")
@@ -167,29 +170,33 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
         for k in np.unique(np.searchsorted(ends, at, side="right")).tolist():
-            if summaries is None:
-                piece = fold(texts[k]) if texts[k] else ""
-            else:
-                piece = f"{fold(texts[k] or '')}\n{fold(summaries[k]) if summaries[k] else ''}"
+            title = fold(texts[k]) if texts[k] else ""
+            title_lengths[k] = len(title)
+            piece = title if summaries is None else f"{title}\n{fold(summaries[k]) if summaries[k] else ''}"
             pieces[k] = piece.translate(_CAPITALS_AS_SPACES)
         joined = "\n".join(pieces) + "\n"
         data = joined.encode("latin-1")
     lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
-    return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths
+    return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths, title_lengths
 
 
-def _hash_words(texts: list[str], summaries: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+def _hash_words(texts: list[str], summaries: list[str] | None = None,
+                *, with_titles: bool = False) -> tuple[np.ndarray, ...]:
     """Vectorised :func:`_word_set` on many texts, as 64-bit word hashes (FNV-1a).
 
     With ``summaries``, text k is title ``texts[k]`` and summary
     ``summaries[k]``. Returns ``(hashes, counts)``: the sorted distinct hashes
-    of text 0, then of text 1, ... concatenated, and how many belong to each text.
+    of text 0, then of text 1, ... concatenated, and how many belong to each
+    text. With ``with_titles``, also a mask of the hashes that are words of
+    the text's title part: the title sets (as ``_hash_words(texts)`` would
+    give them) without hashing the titles twice.
     """
     out_hashes: list[np.ndarray] = []
     out_counts: list[np.ndarray] = []
+    out_titles: list[np.ndarray] = []
     chunk = 4096
     for lo in range(0, len(texts), chunk):
-        arr, part_lengths = _folded_bytes(
+        arr, part_lengths, title_lengths = _folded_bytes(
             texts[lo:lo + chunk], summaries[lo:lo + chunk] if summaries is not None else None
         )
         alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
@@ -216,10 +223,14 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None) -> tuple[n
         hashes[by_length] = s_hashes
         text_ends = np.cumsum(part_lengths + 1)
         owners = np.searchsorted(text_ends, starts, side="right")
+        if with_titles:  # a word of the title part starts before the title's end
+            in_title = starts < (text_ends - part_lengths - 1 + title_lengths)[owners]
         if len(_STOP_HASHES):
             at = np.minimum(np.searchsorted(_STOP_HASHES, hashes), len(_STOP_HASHES) - 1)
             keep = _STOP_HASHES[at] != hashes
             hashes, owners = hashes[keep], owners[keep]
+            if with_titles:
+                in_title = in_title[keep]
         # sorted by owner, then hash (as np.lexsort, faster: a sort on the
         # hashes, then a stable radix sort on the small owner numbers)
         order = np.argsort(hashes)
@@ -227,11 +238,17 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None) -> tuple[n
         hashes, owners = hashes[order], owners[order]
         distinct = np.ones(len(hashes), dtype=bool)
         distinct[1:] = (hashes[1:] != hashes[:-1]) | (owners[1:] != owners[:-1])
+        if with_titles:  # a distinct word is a title word when any of its occurrences is
+            at = np.flatnonzero(distinct)
+            out_titles.append(np.maximum.reduceat(in_title[order], at) if len(at) else np.zeros(0, dtype=bool))
         hashes, owners = hashes[distinct], owners[distinct]
         out_hashes.append(hashes)
         out_counts.append(np.bincount(owners, minlength=len(part_lengths)))
     if not out_hashes:
-        return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64)
+        empty = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.int64))
+        return (*empty, np.zeros(0, dtype=bool)) if with_titles else empty
+    if with_titles:
+        return np.concatenate(out_hashes), np.concatenate(out_counts).astype(np.int64), np.concatenate(out_titles)
     return np.concatenate(out_hashes), np.concatenate(out_counts).astype(np.int64)
 
 
@@ -305,9 +322,15 @@ def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) ->
     if len(keys) < 2:
         return empty
     # most keys are held by one entry and pair nothing: only the others are
-    # sorted (a sort of the keys alone, without a permutation, is much cheaper)
-    uniq, held = np.unique(keys, return_counts=True)
-    several = held[np.searchsorted(uniq, keys)] >= 2
+    # sorted. The keys held twice or more come from a plain sort of the keys
+    # (equal neighbours; no permutation), and each key is looked up in that
+    # small set (a look-up into every distinct key is cache-hostile).
+    ordered = np.sort(keys)
+    twice = ordered[1:][ordered[1:] == ordered[:-1]]
+    if not len(twice):
+        return empty
+    repeated = twice[np.concatenate(([True], twice[1:] != twice[:-1]))]
+    several = repeated[np.minimum(np.searchsorted(repeated, keys), len(repeated) - 1)] == keys
     keys, owners = keys[several], owners[several].astype(np.int64)
     if len(keys) < 2:
         return empty
@@ -842,8 +865,11 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     # word sets (copies that share most words) and rare title words (reworded copies).
     url_root = [uf.find(i) for i in range(n)]
     reps = [i for i in range(n) if url_root[i] == i]
-    title_hashes, title_counts = _hash_words([items[i].title for i in reps])
-    text_hashes, text_counts = _hash_words([items[i].title for i in reps], [items[i].summary for i in reps])
+    text_hashes, text_counts, in_title = _hash_words(
+        [items[i].title for i in reps], [items[i].summary for i in reps], with_titles=True
+    )
+    title_hashes = text_hashes[in_title]
+    title_counts = np.bincount(np.repeat(np.arange(len(reps)), text_counts)[in_title], minlength=len(reps))
     eligible = np.flatnonzero(text_counts >= 3)
     titled = eligible[title_counts[eligible] > 0]
     found = []
