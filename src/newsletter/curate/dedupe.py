@@ -291,23 +291,25 @@ def _minhash_signatures(hashes: np.ndarray, lengths: np.ndarray, num_perm: int, 
     b = rng.integers(0, 2**32, size=num_perm, dtype=np.uint32)
     folded = ((hashes >> np.uint64(32)) ^ hashes).astype(np.uint32)
     n = len(lengths)
-    out = np.empty((n, num_perm), dtype=np.uint32)
+    # computed permutation-major (num_perm x words): each minimum.reduceat runs
+    # along contiguous memory, ~3x faster than word-major; returned transposed (a view)
+    out = np.empty((num_perm, n), dtype=np.uint32)
     ends = np.cumsum(lengths)
     starts = ends - lengths
-    # Small chunks computed in place in one reused buffer: the (words x num_perm)
+    # Small chunks computed in place in one reused buffer: the (num_perm x words)
     # block stays in the CPU cache (4096 items a chunk made it 5x slower).
     chunk = 128
-    buf = np.empty((0, num_perm), dtype=np.uint32)
+    buf = np.empty((num_perm, 0), dtype=np.uint32)
     for lo in range(0, n, chunk):
         hi = min(n, lo + chunk)
         part = folded[starts[lo]:ends[hi - 1]]
-        if len(part) > len(buf):
-            buf = np.empty((2 * len(part), num_perm), dtype=np.uint32)
-        values = buf[:len(part)]
-        np.multiply(part[:, None], a[None, :], out=values)
-        values += b
-        out[lo:hi] = np.minimum.reduceat(values, starts[lo:hi] - starts[lo], axis=0)
-    return out
+        if len(part) > buf.shape[1]:
+            buf = np.empty((num_perm, 2 * len(part)), dtype=np.uint32)
+        values = buf[:, :len(part)]
+        np.multiply(a[:, None], part[None, :], out=values)
+        values += b[:, None]
+        out[:, lo:hi] = np.minimum.reduceat(values, starts[lo:hi] - starts[lo], axis=1)
+    return out.T
 
 
 def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) -> np.ndarray:
