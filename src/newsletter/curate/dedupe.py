@@ -738,7 +738,15 @@ def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tupl
     return min(1.0, score), {"title": title, "cross": cross, "body": body, "names": shared}
 
 
-def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray) -> np.ndarray:
+def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(distinct, df, ids)``: the sorted distinct hashes, how many times each
+    occurs, and each hash's rank among them (np.unique's inverse, without its slow argsort)."""
+    uniq, df = np.unique(hashes, return_counts=True)
+    return uniq, df, np.searchsorted(uniq, hashes)
+
+
+def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray,
+                      word_ids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Candidate pairs for reworded copies: titles sharing two of their rarest words, or one very rare word.
 
     Outlets reword a story but keep what identifies it: the place, the names,
@@ -746,7 +754,7 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     the pairs of an item's ``_RARE_K`` rarest title words (document frequency,
     then hash: one global order) and its words found in at most
     ``_VERY_RARE`` titles; buckets larger than ``_FULL_BUCKET`` are ignored.
-    Vectorised with numpy.
+    Vectorised with numpy; ``word_ids`` is :func:`_word_ids` of ``hashes`` when known.
     """
     pairs = np.zeros((0, 2), dtype=np.int64)
     if len(chosen) < 2:
@@ -756,9 +764,9 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
     owners = np.repeat(np.arange(len(counts)), counts)
     keep_rows = mask[owners]
     h, o = hashes[keep_rows], owners[keep_rows]
-    uniq, df = np.unique(h, return_counts=True)
-    ids = np.searchsorted(uniq, h)  # rank of each hash (np.unique's inverse, without its slow argsort)
-    d = df[ids]
+    uniq, _df, ids = word_ids if word_ids is not None else _word_ids(hashes)
+    ids = ids[keep_rows]  # ranks in the distinct hashes of all titles: the same order as the chosen ones'
+    d = np.bincount(ids, minlength=len(uniq))[ids]  # document frequency among the chosen titles
     shared = d >= 2
     h, o, d, ids = h[shared], o[shared], d[shared], ids[shared]
     if not len(h):
@@ -800,7 +808,8 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
 
 
 def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.ndarray,
-                   title_hashes: np.ndarray, title_counts: np.ndarray) -> list[tuple[int, int]]:
+                   title_hashes: np.ndarray, title_counts: np.ndarray,
+                   title_ids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int]]:
     """Candidates whose rarity-weighted shared words make a copy possible.
 
     Kept: a pair where the words shared weigh (inverse document frequency) at
@@ -812,9 +821,8 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
         return []
     arr = np.asarray(pairs, dtype=np.int64)
 
-    def shared_share(hashes: np.ndarray, counts: np.ndarray) -> np.ndarray:
-        uniq, df = np.unique(hashes, return_counts=True)
-        ids = np.searchsorted(uniq, hashes)  # np.unique's inverse, without its slow argsort
+    def shared_share(hashes: np.ndarray, counts: np.ndarray, word_ids: tuple | None = None) -> np.ndarray:
+        _uniq, df, ids = word_ids if word_ids is not None else _word_ids(hashes)
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
         shape = (len(counts), int(ids.max()) + 1 if len(ids) else 1)
         # each text's ids are distinct and sorted (its hashes are): the CSR
@@ -827,7 +835,9 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
         smaller = np.minimum(totals[arr[:, 0]], totals[arr[:, 1]])
         return shared / np.maximum(smaller, 1e-9)
 
-    keep = (shared_share(title_hashes, title_counts) >= 0.3) | (shared_share(text_hashes, text_counts) >= 0.25)
+    keep = (shared_share(title_hashes, title_counts, title_ids) >= 0.3) | (
+        shared_share(text_hashes, text_counts) >= 0.25
+    )
     return [tuple(pair) for pair in arr[keep].tolist()]
 
 
@@ -910,7 +920,8 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         mask[chosen] = True
         signatures = _minhash_signatures(hashes[np.repeat(mask, counts)], counts[chosen], bands * rows, seed)
         found.append(chosen[_lsh_pairs(signatures, bands, rows)])
-    found.append(_rare_title_pairs(title_hashes, title_counts, titled))
+    title_ids = _word_ids(title_hashes)  # shared by the rare-word candidates and the filter
+    found.append(_rare_title_pairs(title_hashes, title_counts, titled, title_ids))
     m = len(reps)
     codes = np.unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
     pair_a, pair_b = codes // m, codes % m  # distinct pairs a < b, in sorted order
@@ -929,7 +940,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         if not _same_start(group_event[a], group_event[b]):
             ok[k] = False
     pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
-    pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts)
+    pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
     feats: dict[int, _Features] = {}
 
     def feat(k: int) -> _Features:
