@@ -337,3 +337,44 @@ def test_word_sets_are_the_same_when_one_text_is_much_longer():
         alone = _hash_words([f"{t} {s}"])
         assert int(counts[k]) == len(_word_set(f"{t} {s}")) == int(alone[1][0])
     assert hashes[:counts[0]].tolist() == _hash_words([titles[0] + " " + summaries[0]])[0].tolist()
+
+
+def test_vectorised_scores_agree_with_the_per_pair_code():
+    # dedupe scores its candidates all at once; the per-pair code (kept for the
+    # pairs complete linkage compares on demand) must give the same decisions
+    import math
+    from collections import Counter
+    from itertools import combinations
+
+    import numpy as np
+
+    from newsletter.curate.dedupe import _conflict, _features, _score_pairs, pair_similarity
+
+    items = [
+        press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/1",
+              summary="La ville de Lens a signé son contrat Quartiers 2030 avec l'État, 12 millions d'euros."),
+        press("Quartiers 2030 : Calais signe son contrat de ville", "https://a.fr/2",
+              summary="La ville de Calais a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Littoral"),
+        press("VIDÉO. Lens paraphe son contrat de ville Quartiers 2030 | L'Observateur", "https://a.fr/3",
+              summary="", outlet="L'Observateur"),
+        press("Lettre n°12 du centre de ressources", "https://a.fr/4", summary=""),
+        press("Lettre n°13 du centre de ressources", "https://a.fr/5", summary="Au sommaire : 3 webinaires."),
+        press("Le gouvernement étudie la qualité de l'air en Île-de-France", "https://a.fr/6"),
+        press("LES VIGNERONS S'INQUIÈTENT DE LA QUALITÉ DE L'AIR", "https://a.fr/7", summary="", outlet=""),
+        press("12 millions d'euros pour Lens : Karim Benali salue le contrat", "https://a.fr/8",
+              summary="Le maire Karim Benali salue le contrat de ville de Lens, 12 millions d'euros."),
+        press("2024", "https://a.fr/9", summary="Programme 2024 et 2025."),
+    ]
+    feats = [_features(item) for item in items]
+    df = Counter(t for f in feats for t in f.named | f.figures)
+    idf = {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
+    pairs = list(combinations(range(len(items)), 2))
+    pa, pb = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    conflict, sims, parts = _score_pairs(feats, pa, pb, idf)
+    assert conflict.any() and (~conflict).any() and (sims > 0.4).any()
+    for k, (a, b) in enumerate(pairs):
+        assert bool(conflict[k]) == bool(_conflict(feats[a], feats[b])), (items[a].title, items[b].title)
+        sim, want = pair_similarity(feats[a], feats[b], idf)
+        assert math.isclose(sims[k], sim, rel_tol=1e-12, abs_tol=1e-12), (items[a].title, items[b].title)
+        for name, value in want.items():
+            assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name

@@ -48,7 +48,7 @@ import re
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, repeat
 from datetime import datetime
 from typing import IO, Any, Iterable
 
@@ -745,6 +745,85 @@ def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return uniq, df, np.searchsorted(uniq, hashes)
 
 
+_PARTS = ("title", "cross", "body", "names")
+
+
+def _score_pairs(feats: list[_Features], pa: np.ndarray, pb: np.ndarray, idf: dict[str, float]
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """:func:`_conflict` and :func:`pair_similarity` of the pairs ``(feats[pa[k]], feats[pb[k]])``, vectorised.
+
+    Returns ``(conflict, similarity, parts)``: a boolean array (a conflict
+    when True), the similarities and their parts (arrays), in float64 as the
+    per-pair code computes them (sums in another order: equal to ~1e-15).
+    Each set (title, text, marks...) is a sparse matrix with one row per item
+    and one column per token; the weighted intersections of all pairs are
+    row-wise products of those rows (scipy sparse), as in :func:`_worth_scoring`.
+    """
+    vocab = {t: k for k, t in enumerate(idf)}
+    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
+    n = len(feats)
+
+    def matrix(sets: list[frozenset[str]], weighted: bool) -> sparse.csr_matrix:
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
+        cols = np.fromiter(map(vocab.__getitem__, chain.from_iterable(sets)), dtype=np.int64,
+                           count=int(lengths.sum()))
+        data = weights[cols] if weighted else np.ones(len(cols))
+        m = sparse.csr_matrix((data, cols, np.concatenate(([0], np.cumsum(lengths)))), shape=(n, len(vocab)))
+        m.has_sorted_indices = False
+        m.sort_indices()
+        return m
+
+    def common(x: sparse.csr_matrix, y: sparse.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray(x[a].multiply(y[b]).sum(axis=1)).ravel()
+
+    def sizes(attr: str) -> np.ndarray:
+        return np.fromiter((len(getattr(f, attr)) for f in feats), dtype=np.int64, count=n)
+
+    # conflicts: a title's names (figures) the other item lacks, on both sides
+    title_names, named = matrix([f.title_names for f in feats], False), matrix([f.named for f in feats], False)
+    n_title_names = sizes("title_names")
+    conflict = (n_title_names[pa] > common(title_names, named, pa, pb)) & (
+        n_title_names[pb] > common(title_names, named, pb, pa))
+    title_figures, figures = (matrix([f.title_figures for f in feats], False),
+                              matrix([f.figures for f in feats], False))
+    n_title_figures = sizes("title_figures")
+    conflict |= (n_title_figures[pa] > 0) & (n_title_figures[pb] > 0) & (
+        n_title_figures[pa] > common(title_figures, figures, pa, pb)) & (
+        n_title_figures[pb] > common(title_figures, figures, pb, pa))
+
+    title_sets, text_sets, mark_sets = [f.title for f in feats], [f.text for f in feats], [f.marks for f in feats]
+    title_w, title_b = matrix(title_sets, True), matrix(title_sets, False)
+    text_w, text_b = matrix(text_sets, True), matrix(text_sets, False)
+    marks_w, marks_b = matrix(mark_sets, True), matrix(mark_sets, False)
+    w_title = np.asarray(title_w.sum(axis=1)).ravel()
+    w_text = np.asarray(text_w.sum(axis=1)).ravel()
+    w_marks = np.asarray(marks_w.sum(axis=1)).ravel()
+    n_title, n_text, n_marks = sizes("title"), sizes("text"), sizes("marks")
+    has_summary = np.fromiter((f.has_summary for f in feats), dtype=bool, count=n)
+    with np.errstate(divide="ignore", invalid="ignore"):
+
+        def wjaccard(shared: np.ndarray, wa: np.ndarray, wb: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
+            union = wa + wb - shared
+            return np.where(nonempty & (union > 0), shared / union, 0.0)
+
+        both_titled = (n_title[pa] > 0) & (n_title[pb] > 0)
+        title = wjaccard(common(title_w, title_b, pa, pb), w_title[pa], w_title[pb], both_titled)
+        cross = np.where(
+            both_titled,
+            np.maximum(common(title_w, text_b, pa, pb) / w_title[pa], common(title_w, text_b, pb, pa) / w_title[pb]),
+            0.0,
+        )
+        shared_text = common(text_w, text_b, pa, pb)
+        text = shared_text / (w_text[pa] + w_text[pb] - shared_text)
+        contain = shared_text / np.where(n_text[pa] <= n_text[pb], w_text[pa], w_text[pb])
+        body = np.where(has_summary[pa] & has_summary[pb], np.maximum(text, 0.5 * text + 0.5 * contain), title)
+        marked = (n_marks[pa] > 0) & (n_marks[pb] > 0)
+        names = wjaccard(common(marks_w, marks_b, pa, pb), w_marks[pa], w_marks[pb], marked)
+    score = np.where(marked, 0.35 * title + 0.15 * cross + 0.3 * body + 0.2 * names,
+                     0.4 * title + 0.2 * cross + 0.4 * body)
+    return conflict, np.minimum(1.0, score), {"title": title, "cross": cross, "body": body, "names": names}
+
+
 def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray,
                       word_ids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Candidate pairs for reworded copies: titles sharing two of their rarest words, or one very rare word.
@@ -974,8 +1053,24 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         parts["same_outlet"] = float(same_outlet)
         links.append((sim, a, b, parts))
 
-    for a, b in pairs_list:
-        score(a, b)
+    # the candidates scored all at once (the same formulas as score(), vectorised)
+    if pairs_list:
+        local = {k: j for j, k in enumerate(feats)}
+        pa = np.fromiter((local[a] for a, _ in pairs_list), dtype=np.int64, count=len(pairs_list))
+        pb = np.fromiter((local[b] for _, b in pairs_list), dtype=np.int64, count=len(pairs_list))
+        conflict, sims_v, parts_v = _score_pairs(list(feats.values()), pa, pb, idf)
+        scored.update(pairs_list)
+        keep_v = np.flatnonzero(~conflict & (sims_v >= suggest_threshold))
+        columns = [sims_v[keep_v].tolist()] + [parts_v[name][keep_v].tolist() for name in _PARTS]
+        for k, sim, *values in zip(keep_v.tolist(), *columns):
+            a, b = pairs_list[k]
+            fa, fb = feats[a], feats[b]
+            same_outlet = bool(fa.outlet) and fa.outlet == fb.outlet
+            if sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
+                strong[(a, b)] = sim
+            parts = dict(zip(_PARTS, values))
+            parts["same_outlet"] = float(same_outlet)
+            links.append((sim, a, b, parts))
     links.sort(key=lambda e: (-e[0], e[1], e[2]))
 
     # 4. Groups that cannot chain (complete linkage): two groups become one
