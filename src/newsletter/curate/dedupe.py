@@ -763,15 +763,17 @@ def _score_pairs(feats: list[_Features], pa: np.ndarray, pb: np.ndarray, idf: di
     weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
     n = len(feats)
 
-    def matrix(sets: list[frozenset[str]], weighted: bool) -> sparse.csr_matrix:
+    def matrices(sets: list[frozenset[str]]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+        """The sets as rows of token ids: weighted (idf) and binary."""
         lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
         cols = np.fromiter(map(vocab.__getitem__, chain.from_iterable(sets)), dtype=np.int64,
                            count=int(lengths.sum()))
-        data = weights[cols] if weighted else np.ones(len(cols))
-        m = sparse.csr_matrix((data, cols, np.concatenate(([0], np.cumsum(lengths)))), shape=(n, len(vocab)))
-        m.has_sorted_indices = False
-        m.sort_indices()
-        return m
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        order = np.argsort(np.repeat(np.arange(n), lengths) * len(vocab) + cols)  # sorted ids in each row
+        cols = cols[order]
+        weighted = sparse.csr_matrix((weights[cols], cols, indptr), shape=(n, len(vocab)))
+        binary = sparse.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(n, len(vocab)))
+        return weighted, binary
 
     def common(x: sparse.csr_matrix, y: sparse.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.asarray(x[a].multiply(y[b]).sum(axis=1)).ravel()
@@ -779,22 +781,12 @@ def _score_pairs(feats: list[_Features], pa: np.ndarray, pb: np.ndarray, idf: di
     def sizes(attr: str) -> np.ndarray:
         return np.fromiter((len(getattr(f, attr)) for f in feats), dtype=np.int64, count=n)
 
-    # conflicts: a title's names (figures) the other item lacks, on both sides
-    title_names, named = matrix([f.title_names for f in feats], False), matrix([f.named for f in feats], False)
-    n_title_names = sizes("title_names")
-    conflict = (n_title_names[pa] > common(title_names, named, pa, pb)) & (
-        n_title_names[pb] > common(title_names, named, pb, pa))
-    title_figures, figures = (matrix([f.title_figures for f in feats], False),
-                              matrix([f.figures for f in feats], False))
-    n_title_figures = sizes("title_figures")
-    conflict |= (n_title_figures[pa] > 0) & (n_title_figures[pb] > 0) & (
-        n_title_figures[pa] > common(title_figures, figures, pa, pb)) & (
-        n_title_figures[pb] > common(title_figures, figures, pb, pa))
-
-    title_sets, text_sets, mark_sets = [f.title for f in feats], [f.text for f in feats], [f.marks for f in feats]
-    title_w, title_b = matrix(title_sets, True), matrix(title_sets, False)
-    text_w, text_b = matrix(text_sets, True), matrix(text_sets, False)
-    marks_w, marks_b = matrix(mark_sets, True), matrix(mark_sets, False)
+    # conflicts from the (small) sets of the titles' names and figures, pair by pair
+    conflict = np.fromiter((_conflict(feats[a], feats[b]) is not None for a, b in zip(pa.tolist(), pb.tolist())),
+                           dtype=bool, count=len(pa))
+    title_w, title_b = matrices([f.title for f in feats])
+    text_w, text_b = matrices([f.text for f in feats])
+    marks_w, marks_b = matrices([f.marks for f in feats])
     w_title = np.asarray(title_w.sum(axis=1)).ravel()
     w_text = np.asarray(text_w.sum(axis=1)).ravel()
     w_marks = np.asarray(marks_w.sum(axis=1)).ravel()
