@@ -1024,7 +1024,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         feat(pair[0]), feat(pair[1])
     df: Counter[str] = Counter()
     for f in feats.values():
-        df.update(f.named | f.figures)  # text | names | figures
+        df.update(f.named | f.figures if f.figures else f.named)  # text | names | figures
     total = len(feats) + 1
     idf = {t: math.log(1 + total / c) for t, c in df.items()}
     strong: dict[tuple[int, int], float] = {}
