@@ -359,7 +359,15 @@ def _bucket_pairs(keys: np.ndarray, owners: np.ndarray, *, chain_large: bool) ->
     if not len(twice):
         return empty
     repeated = twice[np.concatenate(([True], twice[1:] != twice[:-1]))]
-    several = repeated[np.minimum(np.searchsorted(repeated, keys), len(repeated) - 1)] == keys
+    # a key may be repeated only when its low bits are those of a repeated key
+    # (a table of 2**20 flags, in the CPU cache); only those keys are looked up
+    low = np.uint64(2**20 - 1)
+    table = np.zeros(2**20, dtype=bool)
+    table[(repeated & low).astype(np.int64)] = True
+    maybe = np.flatnonzero(table[(keys & low).astype(np.int64)])
+    found = repeated[np.minimum(np.searchsorted(repeated, keys[maybe]), len(repeated) - 1)] == keys[maybe]
+    several = np.zeros(len(keys), dtype=bool)
+    several[maybe[found]] = True
     keys, owners = keys[several], owners[several].astype(np.int64)
     if len(keys) < 2:
         return empty
