@@ -378,3 +378,13 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         assert math.isclose(sims[k], sim, rel_tol=1e-12, abs_tol=1e-12), (items[a].title, items[b].title)
         for name, value in want.items():
             assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name
+
+
+def test_words_split_by_translation_are_the_regular_expressions_words():
+    from newsletter.curate.dedupe import _TOKEN, _tokens
+
+    texts = ["L'ANRU retient Hénin-Beaumont : 12,5 M€ (2026) — « bilan »", "n°12 ½ µ ª_b º²",
+             "Œuvre d’art à Saint-Étienne", "ΑΣ σ 日本", "\u00a0\xa0tab\tnl\nx"]
+    texts += ["a" + chr(c) + "b" for c in range(256)]
+    for text in texts:
+        assert _tokens(text) == _TOKEN.findall(text.lower()), text

@@ -567,10 +567,22 @@ def _lemma_entry(word: str) -> str:
 # costs twice as much a look-up); words not in it yet go through _lemma_entry
 _LEMMA_OF: dict[str, str] = {}
 _NOTHING = frozenset([""])
+# \w of a Latin-1 character as a byte: kept when a word character (str.isalnum() or "_"), else a space
+_WORD_BYTES = bytes(c if chr(c).isalnum() or c == 0x5F else 0x20 for c in range(256))
+
+
+def _tokens(text: str) -> list[str]:
+    """``_TOKEN.findall(text.lower())``; a Latin-1 text (most French text) split
+    after one ``bytes.translate`` (~3x faster than the regular expression)."""
+    low = text.lower()
+    try:
+        return low.encode("latin-1").translate(_WORD_BYTES).decode("latin-1").split()
+    except UnicodeEncodeError:
+        return _TOKEN.findall(low)
 
 
 def _lemmas(text: str) -> frozenset[str]:
-    tokens = _TOKEN.findall(text.lower())
+    tokens = _tokens(text)
     out = frozenset(map(_LEMMA_OF.get, tokens))
     if None in out:
         out = frozenset([_LEMMA_OF[t] if t in _LEMMA_OF else _lemma_entry(t) for t in tokens])
@@ -668,10 +680,11 @@ def _features(item: Item) -> _Features:
     names = title_names | summary_names
     title_figures = _figures(title)
     figures = title_figures | (_figures(summary) if summary else frozenset())
+    text = title_lemmas | summary_lemmas
     return _Features(
-        title=title_lemmas, text=title_lemmas | summary_lemmas, names=names, title_names=title_names,
+        title=title_lemmas, text=text, names=names, title_names=title_names,
         figures=figures, title_figures=title_figures, has_summary=bool(summary_lemmas),
-        outlet=fold(item.outlet or "").strip(), named=names | title_lemmas | summary_lemmas, marks=names | figures,
+        outlet=fold(item.outlet or "").strip(), named=text | names if names else text, marks=names | figures,
     )
 
 
