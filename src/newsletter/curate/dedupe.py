@@ -913,18 +913,31 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
         return []
     arr = np.asarray(pairs, dtype=np.int64)
 
+    # only the texts of the pairs get a row (their words looked up; df counts every text)
+    rows = np.unique(arr)
+    in_pairs = np.zeros(len(text_counts), dtype=bool)
+    in_pairs[rows] = True
+    local = np.full(len(text_counts), -1, dtype=np.int64)
+    local[rows] = np.arange(len(rows))
+    first, second = local[arr[:, 0]], local[arr[:, 1]]
+
     def shared_share(hashes: np.ndarray, counts: np.ndarray, word_ids: tuple | None = None) -> np.ndarray:
-        _uniq, df, ids = word_ids if word_ids is not None else _word_ids(hashes)
+        entries = np.repeat(in_pairs, counts)
+        if word_ids is not None:
+            df, ids = word_ids[1], word_ids[2][entries]
+        else:
+            uniq, df = np.unique(hashes, return_counts=True)
+            ids = np.searchsorted(uniq, hashes[entries])  # np.unique's inverse, without its slow argsort
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
-        shape = (len(counts), int(ids.max()) + 1 if len(ids) else 1)
+        shape = (len(rows), int(ids.max()) + 1 if len(ids) else 1)
         # each text's ids are distinct and sorted (its hashes are): the CSR
         # arrays as they are, without a conversion from coordinates
-        indptr = np.concatenate(([0], np.cumsum(counts)))
+        indptr = np.concatenate(([0], np.cumsum(counts[rows])))
         weighted = sparse.csr_matrix((weights, ids, indptr), shape=shape)
         binary = sparse.csr_matrix((np.ones(len(ids), dtype=np.float32), ids, indptr), shape=shape)
-        shared = np.asarray(weighted[arr[:, 0]].multiply(binary[arr[:, 1]]).sum(axis=1)).ravel()
+        shared = np.asarray(weighted[first].multiply(binary[second]).sum(axis=1)).ravel()
         totals = np.asarray(weighted.sum(axis=1)).ravel()
-        smaller = np.minimum(totals[arr[:, 0]], totals[arr[:, 1]])
+        smaller = np.minimum(totals[first], totals[second])
         return shared / np.maximum(smaller, 1e-9)
 
     keep = (shared_share(title_hashes, title_counts, title_ids) >= 0.3) | (
