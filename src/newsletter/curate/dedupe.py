@@ -28,11 +28,17 @@ titles' rarest words; only candidates are compared, so the work grows with the
 number of items, not of pairs. Speed (the curation benchmark's 100k items
 within its budget): word hashing, MinHash signatures and the candidate filters
 are vectorised with numpy, with plain sorts rather than permutations where
-they can be; the batch's Latin-1 texts are folded as one string; lemmas are
-looked up once per distinct word; each item's features and set weights are
-computed once per run, so that a pair sums only its intersections; the cyclic
-garbage collector is off during the run (datasketch's per-object MinHash/LSH
-took ~20 s for 100k items).
+they can be (each text's distinct words by a row-wise sort of a padded array;
+a bucket's repeated keys from a sort of the keys and a table of low bits);
+titles and summaries are hashed in one pass that also yields the title sets;
+MinHash runs permutation-major so that its reductions read contiguous memory;
+the batch's Latin-1 texts are folded as one string; lemmas are looked up once
+per distinct word; each item's features are computed once per run, and the
+candidates are scored all at once as row products of sparse matrices (one
+row of token ids per item, in float64: the same similarities as the per-pair
+:func:`pair_similarity`, kept for the pairs complete linkage compares on
+demand); the cyclic garbage collector is off during the run (datasketch's
+per-object MinHash/LSH took ~20 s for 100k items).
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
