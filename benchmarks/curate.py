@@ -27,8 +27,8 @@ Dedupe sped up again, same results (groups, suggestions and report
 similarities to 6 digits identical on 10k, 100k and both press sets; same
 precision/recall and press figures), two runs, load 1.9: dedupe 100k 8.7 s
 and 7.0 s wall (8.7 / 6.9 s CPU), 10k 0.82 / 0.82 s; before, on this branch's
-base, 12.6 / 12.9 s (10.0 / 11.5 s CPU) at load 3.0, and 8.4-12.4 s CPU over
-eight alternating runs at load ~1.8 against 6.5-8.6 s for the new code.
+base, 12.6 / 12.9 s (10.0 / 11.5 s CPU) at load 3.0; alternating runs of dedupe
+alone at load 1.6-1.8: before 9.8 / 10.8 s CPU, after 7.7 / 6.5 s.
 Whole curation 100k 15.4 / 12.0 s (classify 6.7 / 5.0 s, not changed here).
 
     .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
