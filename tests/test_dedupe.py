@@ -388,3 +388,21 @@ def test_words_split_by_translation_are_the_regular_expressions_words():
     texts += ["a" + chr(c) + "b" for c in range(256)]
     for text in texts:
         assert _tokens(text) == _TOKEN.findall(text.lower()), text
+
+
+def test_french_dictionary_cached_in_a_file_rebuilt_when_unreadable(tmp_path, monkeypatch):
+    from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+
+    from newsletter.curate.dedupe import french_dictionary
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    table = french_dictionary()
+    (cache,) = (tmp_path / "newsletter").glob("simplemma-*-fr.marshal")
+    simplemma_fr = DefaultDictionaryFactory().get_dictionary("fr")
+    assert len(table) == len(simplemma_fr)
+    for word in ("quartiers", "signé", "habitants", "éducatives", "inconnuxyz"):
+        assert table.get(word) == simplemma_fr.get(word)
+    assert french_dictionary() == table  # read back from the file
+    cache.write_bytes(b"\x00garbage")  # unreadable: rebuilt and rewritten
+    assert french_dictionary() == table
+    assert cache.stat().st_size > 1000
