@@ -232,10 +232,12 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
             s_hashes[long] = (s_hashes[long] ^ s_lengths[long].astype(np.uint64)) * _FNV_PRIME
         hashes = np.empty_like(s_hashes)
         hashes[by_length] = s_hashes
-        # owner of each word: the text its first character belongs to (texts in order)
-        owners = np.repeat(np.arange(len(part_lengths)), part_lengths + 1)[starts]
+        # owner of each word: the text its first character belongs to (texts and
+        # words in order: each text's words are those starting before its end)
+        text_ends = np.cumsum(part_lengths + 1)
+        owners = np.repeat(np.arange(len(part_lengths)), np.diff(np.searchsorted(starts, text_ends), prepend=0))
         if with_titles:  # a word of the title part starts before the title's end
-            text_starts = np.cumsum(part_lengths + 1) - part_lengths - 1
+            text_starts = text_ends - part_lengths - 1
             in_title = starts < (text_starts + title_lengths)[owners]
         if len(_STOP_HASHES):  # stop words are short: only short words are looked up
             short = np.flatnonzero(lengths <= _STOP_MAX_LENGTH)
