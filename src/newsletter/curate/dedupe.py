@@ -1191,17 +1191,23 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         return sims.get((i, j) if i < j else (j, i))
 
     # 5. Pick the richest copy of each group, merge the others into it.
-    clusters: dict[int, list[int]] = defaultdict(list)
-    find = uf.find
-    for i in range(n):
-        clusters[find(i)].append(i)
+    # Every item's root at once (pointer jumping on the parent array); most
+    # items are alone, kept as they are: only the groups are walked in Python,
+    # in the order of their first member.
+    roots = np.array(uf.parent, dtype=np.int64)
+    while True:
+        up = roots[roots]
+        if np.array_equal(up, roots):
+            break
+        roots = up
+    clusters: dict[int, list[int]] = {}
+    grouped = np.flatnonzero(np.bincount(roots, minlength=n)[roots] > 1)
+    for i, root in zip(grouped.tolist(), roots[grouped].tolist()):
+        clusters.setdefault(root, []).append(i)
     keep = [True] * n
     report: list[dict] = []
-    kept_of: dict[int, int] = {}  # root -> kept index
+    kept_of: dict[int, int] = {}  # root -> kept index (an item alone: itself)
     for root, members in clusters.items():
-        if len(members) == 1:  # most items: alone, kept as they are
-            kept_of[root] = members[0]
-            continue
         best = max(members, key=lambda i: _richness(items[i], i))
         kept_of[root] = best
         kept = items[best]
@@ -1243,7 +1249,8 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     suggestions: list[dict] = []
     seen_pairs: set[tuple[int, int]] = set()
     for sim, a, b, parts in links:
-        ka, kb = kept_of[uf.find(reps[a])], kept_of[uf.find(reps[b])]
+        ra, rb = uf.find(reps[a]), uf.find(reps[b])
+        ka, kb = kept_of.get(ra, ra), kept_of.get(rb, rb)
         if ka == kb:
             continue
         key = (min(ka, kb), max(ka, kb))
