@@ -31,6 +31,18 @@ scikit-learn ~1.0-1.5 s, reading the words ~1.0-1.3 s, the model's features
 ~0.3 s. Categories and scores identical on the 90,231 kept items and the
 development pages. The 3 s classify target is NOT met on this loaded machine.
 
+Dedupe sped up again, same results (groups, suggestions and report
+similarities to 6 digits identical on 10k, 100k and both press sets; same
+precision/recall and press figures), two runs, load 2.2 and 2.7: dedupe 100k
+7.4 s and 7.0 s wall (7.2 / 6.8 s CPU), 10k 0.92 / 0.89 s; before, on this
+branch's base, 12.6 / 12.9 s (10.0 / 11.5 s CPU) at load 3.0. Alternating
+runs of dedupe alone (same load, before / after, CPU): 9.8 / 7.7 s,
+10.8 / 6.5 s, 10.9 / 6.8 s. Whole curation 100k 13.7 / 13.7 s (classify
+6.3 / 6.8 s, not changed here). Again at load 0.7 and 0.8: dedupe 100k
+7.3 s and 7.5 s (CPU the same), 10k 0.97 / 1.04 s, whole curation 13.2 /
+14.3 s; the base's dedupe measured right after at load 0.9: 12.2 s (new code
+7.8 s). Dedupe's 6 s target is NOT met on this machine (about 0.63x the base).
+
     .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
     .venv/bin/python benchmarks/curate.py 20000      # chosen sizes
 """

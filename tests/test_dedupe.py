@@ -308,3 +308,101 @@ def test_batch_folding_gives_the_words_fold_gives():
     ]
     assert got[1].tolist() == [int(c[1][0]) for c in one_by_one]
     assert got[0].tolist() == [h for c in one_by_one for h in c[0].tolist()]
+
+
+def test_title_sets_taken_from_the_one_pass_are_the_titles_own():
+    # dedupe hashes title + summary once and reads the title sets from it
+    import numpy as np
+
+    from newsletter.curate.dedupe import _hash_words
+
+    titles = ["Égalité à Lens", "Cæsar l’été", "Œuvre d’art", "ŸVES et Ÿ", "ΑΣ σ", "lens x-y", "", "ﬁn ĳ 日本 ℌello",
+              "été été", "Lens"]
+    summaries = ["Résumé Lens égalité", None, "été—hiver art", "", "Straße", "a\nb lens", "x", "n°12 fin", "été", ""]
+    hashes, counts, title_hashes, title_counts = _hash_words(titles, summaries, with_titles=True)
+    want_hashes, want_counts = _hash_words(titles)
+    assert title_hashes.tolist() == want_hashes.tolist()
+    assert title_counts.tolist() == want_counts.tolist()
+    assert (hashes.tolist(), counts.tolist()) == tuple(x.tolist() for x in _hash_words(titles, summaries))
+
+
+def test_word_sets_are_the_same_when_one_text_is_much_longer():
+    # a long text switches the per-text sort to another method: same sets
+    from newsletter.curate.dedupe import _hash_words, _word_set
+
+    titles = ["Lens signe son contrat", "Calais"] + [f"titre {k}" for k in range(20)]
+    summaries = [" ".join(f"mot{k} mot{k % 7}" for k in range(3000)), "Calais, Calais et Lens"] + [""] * 20
+    hashes, counts = _hash_words(titles, summaries)
+    for k, (t, s) in enumerate(zip(titles, summaries)):
+        alone = _hash_words([f"{t} {s}"])
+        assert int(counts[k]) == len(_word_set(f"{t} {s}")) == int(alone[1][0])
+    assert hashes[:counts[0]].tolist() == _hash_words([titles[0] + " " + summaries[0]])[0].tolist()
+
+
+def test_vectorised_scores_agree_with_the_per_pair_code():
+    # dedupe scores its candidates all at once; the per-pair code (kept for the
+    # pairs complete linkage compares on demand) must give the same decisions
+    import math
+    from collections import Counter
+    from itertools import combinations
+
+    import numpy as np
+
+    from newsletter.curate.dedupe import _conflict, _features, _score_pairs, pair_similarity
+
+    items = [
+        press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/1",
+              summary="La ville de Lens a signé son contrat Quartiers 2030 avec l'État, 12 millions d'euros."),
+        press("Quartiers 2030 : Calais signe son contrat de ville", "https://a.fr/2",
+              summary="La ville de Calais a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Littoral"),
+        press("VIDÉO. Lens paraphe son contrat de ville Quartiers 2030 | L'Observateur", "https://a.fr/3",
+              summary="", outlet="L'Observateur"),
+        press("Lettre n°12 du centre de ressources", "https://a.fr/4", summary=""),
+        press("Lettre n°13 du centre de ressources", "https://a.fr/5", summary="Au sommaire : 3 webinaires."),
+        press("Le gouvernement étudie la qualité de l'air en Île-de-France", "https://a.fr/6"),
+        press("LES VIGNERONS S'INQUIÈTENT DE LA QUALITÉ DE L'AIR", "https://a.fr/7", summary="", outlet=""),
+        press("12 millions d'euros pour Lens : Karim Benali salue le contrat", "https://a.fr/8",
+              summary="Le maire Karim Benali salue le contrat de ville de Lens, 12 millions d'euros."),
+        press("2024", "https://a.fr/9", summary="Programme 2024 et 2025."),
+    ]
+    feats = [_features(item) for item in items]
+    df = Counter(t for f in feats for t in f.named | f.figures)
+    idf = {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
+    pairs = list(combinations(range(len(items)), 2))
+    pa, pb = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
+    conflict, sims, parts = _score_pairs(feats, pa, pb, idf)
+    assert conflict.any() and (~conflict).any() and (sims > 0.4).any()
+    for k, (a, b) in enumerate(pairs):
+        assert bool(conflict[k]) == bool(_conflict(feats[a], feats[b])), (items[a].title, items[b].title)
+        sim, want = pair_similarity(feats[a], feats[b], idf)
+        assert math.isclose(sims[k], sim, rel_tol=1e-12, abs_tol=1e-12), (items[a].title, items[b].title)
+        for name, value in want.items():
+            assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name
+
+
+def test_words_split_by_translation_are_the_regular_expressions_words():
+    from newsletter.curate.dedupe import _TOKEN, _tokens
+
+    texts = ["L'ANRU retient Hénin-Beaumont : 12,5 M€ (2026) — « bilan »", "n°12 ½ µ ª_b º²",
+             "Œuvre d’art à Saint-Étienne", "ΑΣ σ 日本", "\u00a0\xa0tab\tnl\nx"]
+    texts += ["a" + chr(c) + "b" for c in range(256)]
+    for text in texts:
+        assert _tokens(text) == _TOKEN.findall(text.lower()), text
+
+
+def test_french_dictionary_cached_in_a_file_rebuilt_when_unreadable(tmp_path, monkeypatch):
+    from simplemma.strategies.dictionaries import DefaultDictionaryFactory
+
+    from newsletter.curate.dedupe import french_dictionary
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    table = french_dictionary()
+    (cache,) = (tmp_path / "newsletter").glob("simplemma-*-fr.marshal")
+    simplemma_fr = DefaultDictionaryFactory().get_dictionary("fr")
+    assert len(table) == len(simplemma_fr)
+    for word in ("quartiers", "signé", "habitants", "éducatives", "inconnuxyz"):
+        assert table.get(word) == simplemma_fr.get(word)
+    assert french_dictionary() == table  # read back from the file
+    cache.write_bytes(b"\x00garbage")  # unreadable: rebuilt and rewritten
+    assert french_dictionary() == table
+    assert cache.stat().st_size > 1000

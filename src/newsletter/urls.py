@@ -84,6 +84,56 @@ _PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
 _SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)((?:/[^?#%\\\s\x00-\x1f\x7f]*)?)")
 
 
+_HOST_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-"
+_PLAIN_PATH_CHARS = _HOST_CHARS + "/:@!$&'()*+,;=_~"
+
+
+class _QuoteTable(dict):
+    """``str.translate`` table: each character as ``quote()`` writes it in a path
+    (kept as it is when safe, else its UTF-8 bytes percent-encoded), computed once."""
+
+    def __missing__(self, code: int) -> str:
+        char = chr(code)
+        got = char if char in _PLAIN_PATH_CHARS else quote(char, safe="")
+        if len(self) < 10_000:
+            self[code] = got
+        return got
+
+
+_QUOTED = _QuoteTable()
+
+
+def _simple_canonical(url: str) -> str | None:
+    """:func:`canonical_url` of a URL ``_SIMPLE_URL`` matches, by string methods
+    (dedupe canonicalises 100k URLs); None for any other URL (and an empty host)."""
+    head = url[:8].lower()
+    if head == "https://":
+        rest = url[8:]
+    elif head[:7] == "http://":
+        rest = url[7:]
+    else:
+        return None
+    slash = rest.find("/")
+    host, path = (rest, "") if slash < 0 else (rest[:slash], rest[slash:])
+    # str.strip(chars) leaves nothing when every character is one of chars
+    if not host or host.strip(_HOST_CHARS):
+        return None
+    if path.strip(_PLAIN_PATH_CHARS):  # other characters: no query, fragment, escape, space or control
+        if "%" in path or "?" in path or "#" in path or "\\" in path or " " in path or not path.isprintable():
+            return None
+        path = path.translate(_QUOTED)  # quote() character by character: the same output, ~3x faster
+    host = host.lower().rstrip(".")
+    if not host:
+        return None
+    if host.startswith("www."):
+        host = host[4:]
+    if "//" in path:
+        path = _SLASHES.sub("/", path)
+    if len(path) > 1 and path[-1] == "/":
+        path = path.rstrip("/")
+    return f"https://{host}{path or '/'}"
+
+
 def _normalise_path(path: str) -> str:
     # Decode then re-encode so that "%C3%A9", "é" and "%c3%a9" give one form.
     if not _PLAIN_PATH.fullmatch(path):
@@ -106,6 +156,9 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         candidate = urljoin(url, page_canonical.strip())
         if urlsplit(candidate).scheme.lower() in ("http", "https") and urlsplit(candidate).hostname:
             url = candidate
+    fast = _simple_canonical(url)
+    if fast is not None:
+        return fast
     simple = _SIMPLE_URL.fullmatch(url)
     if simple:  # fast path (dedupe canonicalises 100k URLs): same result as below, without urllib
         host = simple.group(1).lower().rstrip(".")
