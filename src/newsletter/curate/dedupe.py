@@ -736,6 +736,8 @@ def _features(item: Item) -> _Features:
 
 
 _HASH2_MULT = np.uint64(0x9E3779B97F4A7C15)
+# a Latin-1 character as a byte, lower-cased, then kept when a word character (as _WORD_BYTES), else a space
+_LOWER_WORD_BYTES = bytes(_WORD_BYTES[ord(chr(c).lower())] for c in range(256))
 
 
 def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -750,15 +752,12 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
     instead. The other texts are split one by one by the regular expression.
     """
     joined = "\n".join(texts)
-    low = joined.lower()
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
     others: list[int] = []
     lows: list[str] | None = None
-    try:
-        if len(low) != len(joined):  # a character lower-cased into two: the texts apart
-            raise UnicodeEncodeError("latin-1", "", 0, 1, "length")
-        data = low.encode("latin-1")
-    except UnicodeEncodeError:
+    try:  # Latin-1 texts lower-case into Latin-1: lowered and split by one translation
+        spaced = joined.encode("latin-1").translate(_LOWER_WORD_BYTES)
+    except UnicodeEncodeError:  # some texts lower-cased one by one (some then Latin-1: "Ÿ" -> "ÿ")
         lows = [text.lower() for text in texts]
         lengths = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
         low = "\n".join(lows)
@@ -769,8 +768,7 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         for k in others:
             latin[k] = ""
         lengths[others] = 0
-        data = "\n".join(latin).encode("latin-1")
-    spaced = data.translate(_WORD_BYTES)
+        spaced = "\n".join(latin).encode("latin-1").translate(_WORD_BYTES)
     arr = np.frombuffer(spaced, dtype=np.uint8)
     isword = arr != 0x20
     edge = np.zeros(len(arr) + 1, dtype=bool)
@@ -779,7 +777,9 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         edge[0], edge[-1] = isword[0], isword[-1]
     bounds = np.flatnonzero(edge)
     starts, wlengths = bounds[0::2], bounds[1::2] - bounds[0::2]
-    owners = np.searchsorted(np.cumsum(lengths + 1), starts, side="right")
+    # the texts and the words in order: each text's words are those starting before its end
+    owners = np.repeat(np.arange(len(texts)),
+                       np.diff(np.searchsorted(starts, np.cumsum(lengths + 1)), prepend=0))
     # two hashes of every character of each word (FNV-1a, and a multiplicative
     # one), the words longest first so that those still going are a prefix
     by_length = np.argsort(-wlengths, kind="stable")
