@@ -32,13 +32,16 @@ they can be (each text's distinct words by a row-wise sort of a padded array;
 a bucket's repeated keys from a sort of the keys and a table of low bits);
 titles and summaries are hashed in one pass that also yields the title sets;
 MinHash runs permutation-major so that its reductions read contiguous memory;
-the batch's Latin-1 texts are folded as one string; lemmas are looked up once
-per distinct word; each item's features are computed once per run, and the
-candidates are scored all at once as row products of sparse matrices (one
-row of token ids per item, in float64: the same similarities as the per-pair
-:func:`pair_similarity`, kept for the pairs complete linkage compares on
-demand); the cyclic garbage collector is off during the run (datasketch's
-per-object MinHash/LSH took ~20 s for 100k items).
+the batch's Latin-1 texts are folded as one string; the candidates' features
+are computed together as token ids (:func:`_batch_features`: their texts
+split as one string, words told apart by numpy hashes, a lemma looked up once
+per distinct word, each item's sets by one sort, document frequencies by one
+count; names and figures item by item), and the candidates are scored all at
+once from those ids as row products of sparse matrices (in float64: the same
+similarities as the per-pair :func:`pair_similarity`, kept for the pairs
+complete linkage compares on demand, whose string sets are built only then);
+the cyclic garbage collector is off during the run (datasketch's per-object
+MinHash/LSH took ~20 s for 100k items).
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
