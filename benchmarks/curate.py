@@ -43,6 +43,16 @@ runs of dedupe alone (same load, before / after, CPU): 9.8 / 7.7 s,
 14.3 s; the base's dedupe measured right after at load 0.9: 12.2 s (new code
 7.8 s). Dedupe's 6 s target is NOT met on this machine (about 0.63x the base).
 
+The candidates' features computed together as token ids (one split of all
+their texts, numpy word hashes, a lemma per distinct word, sets by one sort),
+same results (kept items, report and suggestions to 6 digits identical on
+10k, 100k and both press sets), two runs, load 1.1 and 1.5: dedupe 100k
+7.40 s and 6.69 s wall (7.37 / 6.67 s CPU; merged main before: 7.7 / 8.0 s),
+10k 1.05 / 0.85 s, peak memory 678-695 MB (was ~815); whole curation 100k
+11.5 / 10.2 s (classify 4.1 / 3.5 s, not changed). Alternating runs of dedupe
+alone, before / after (CPU, load 1.0-1.2): 7.9 / 7.2 s, 8.2 / 7.9 s,
+8.9 / 8.2 s. The 10 s budget is NOT met yet.
+
     .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
     .venv/bin/python benchmarks/curate.py 20000      # chosen sizes
 """

@@ -380,6 +380,36 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
             assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name
 
 
+def test_features_computed_together_are_each_items_own():
+    # dedupe computes its candidates' features in one batch (token ids, numpy);
+    # they must be the sets and weights the per-item code gives, whatever the text
+    import math
+    from collections import Counter
+
+    from newsletter.curate.dedupe import _batch_features, _features
+
+    texts = [
+        ("Quartiers 2030 : Lens signe son contrat de ville", "La ville de Lens a signé son contrat, 12 millions."),
+        ("VIDÉO. Lens paraphe son contrat de ville | L'Observateur", ""),
+        ("Œuvre d’art à Saint-Étienne : l’ANRU retient Hénin-Beaumont", "Le maire Karim Benali salue « l’œuvre »."),
+        ("ΑΣ σ 日本 et İstanbul, Ÿvelines", "KELVIN \u212a et ß_x n°12 ½ µ ª_b º²"),
+        ("LES VIGNERONS S'INQUIÈTENT DE LA QUALITÉ DE L'AIR", "\u00a0\xa0tab\tnl\nx anticonstitutionnellementissimementalement"),
+        ("", ""),
+        ("2024", "Programme 2024 et 2025, 1 500 euros."),
+    ]
+    items = [press(title, f"https://a.fr/{k}", summary=summary, outlet="L'Observateur" if k % 2 else "")
+             for k, (title, summary) in enumerate(texts)]
+    batch = _batch_features(items)
+    feats = [_features(item) for item in items]
+    for k, want in enumerate(feats):
+        got = batch.features(k)
+        for name in ("title", "text", "names", "title_names", "figures", "title_figures", "has_summary", "outlet",
+                     "named", "marks"):
+            assert getattr(got, name) == getattr(want, name), (name, texts[k])
+    df = Counter(t for f in feats for t in f.named | f.figures)
+    assert batch.idf == {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
+
+
 def test_words_split_by_translation_are_the_regular_expressions_words():
     from newsletter.curate.dedupe import _TOKEN, _tokens
 

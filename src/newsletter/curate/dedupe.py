@@ -32,13 +32,16 @@ they can be (each text's distinct words by a row-wise sort of a padded array;
 a bucket's repeated keys from a sort of the keys and a table of low bits);
 titles and summaries are hashed in one pass that also yields the title sets;
 MinHash runs permutation-major so that its reductions read contiguous memory;
-the batch's Latin-1 texts are folded as one string; lemmas are looked up once
-per distinct word; each item's features are computed once per run, and the
-candidates are scored all at once as row products of sparse matrices (one
-row of token ids per item, in float64: the same similarities as the per-pair
-:func:`pair_similarity`, kept for the pairs complete linkage compares on
-demand); the cyclic garbage collector is off during the run (datasketch's
-per-object MinHash/LSH took ~20 s for 100k items).
+the batch's Latin-1 texts are folded as one string; the candidates' features
+are computed together as token ids (:func:`_batch_features`: their texts
+split as one string, words told apart by numpy hashes, a lemma looked up once
+per distinct word, each item's sets by one sort, document frequencies by one
+count; names and figures item by item), and the candidates are scored all at
+once from those ids as row products of sparse matrices (in float64: the same
+similarities as the per-pair :func:`pair_similarity`, kept for the pairs
+complete linkage compares on demand, whose string sets are built only then);
+the cyclic garbage collector is off during the run (datasketch's per-object
+MinHash/LSH took ~20 s for 100k items).
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
@@ -735,6 +738,188 @@ def _features(item: Item) -> _Features:
     )
 
 
+_HASH2_MULT = np.uint64(0x9E3779B97F4A7C15)
+# a Latin-1 character as a byte, lower-cased, then kept when a word character (as _WORD_BYTES), else a space
+_LOWER_WORD_BYTES = bytes(_WORD_BYTES[ord(chr(c).lower())] for c in range(256))
+
+
+def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """The lemmas of many texts (:func:`_lemmas`) as ids in ``vocab`` (new lemmas added):
+    ``(owners, ids)``, the text and lemma id of each of their words that has one.
+
+    The texts whose lower case is Latin-1 are split as one string (the
+    ``bytes.translate`` of :func:`_tokens`) and their words told apart by two
+    64-bit hashes of all their characters (numpy: no Python work per word);
+    each distinct word is decoded and looked up once (``_LEMMA_OF``). Should
+    two words share one hash but not the other, the words are read as strings
+    instead. The other texts are split one by one by the regular expression.
+    """
+    joined = "\n".join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    others: list[int] = []
+    lows: list[str] | None = None
+    try:  # Latin-1 texts lower-case into Latin-1: lowered and split by one translation
+        spaced = joined.encode("latin-1").translate(_LOWER_WORD_BYTES)
+    except UnicodeEncodeError:  # some texts lower-cased one by one (some then Latin-1: "Ÿ" -> "ÿ")
+        lows = [text.lower() for text in texts]
+        lengths = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
+        low = "\n".join(lows)
+        ends = np.cumsum(lengths + 1)
+        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(low)), dtype=np.int64)
+        others = np.unique(np.searchsorted(ends, at, side="right")).tolist()
+        latin = list(lows)
+        for k in others:
+            latin[k] = ""
+        lengths[others] = 0
+        spaced = "\n".join(latin).encode("latin-1").translate(_WORD_BYTES)
+    arr = np.frombuffer(spaced, dtype=np.uint8)
+    isword = arr != 0x20
+    edge = np.zeros(len(arr) + 1, dtype=bool)
+    edge[1:-1] = isword[1:] != isword[:-1]
+    if len(arr):
+        edge[0], edge[-1] = isword[0], isword[-1]
+    bounds = np.flatnonzero(edge)
+    starts, wlengths = bounds[0::2], bounds[1::2] - bounds[0::2]
+    # the texts and the words in order: each text's words are those starting before its end
+    owners = np.repeat(np.arange(len(texts)),
+                       np.diff(np.searchsorted(starts, np.cumsum(lengths + 1)), prepend=0))
+    # two hashes of every character of each word (FNV-1a, and a multiplicative
+    # one), the words longest first so that those still going are a prefix
+    by_length = np.argsort(-wlengths, kind="stable")
+    s_starts, s_lengths = starts[by_length], wlengths[by_length]
+    going = len(s_lengths) - np.cumsum(np.bincount(s_lengths, minlength=1))
+    h1 = np.full(len(s_starts), _FNV_OFFSET, dtype=np.uint64)
+    h2 = np.zeros(len(s_starts), dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        for k in range(int(s_lengths.max()) if len(s_lengths) else 0):
+            live = int(going[k])
+            c = arr[s_starts[:live] + k].astype(np.uint64)
+            h1[:live] = (h1[:live] ^ c) * _FNV_PRIME
+            h2[:live] = (h2[:live] + c + np.uint64(1)) * _HASH2_MULT
+    hashes, second = np.empty_like(h1), np.empty_like(h2)
+    hashes[by_length], second[by_length] = h1, h2
+    uniq = np.sort(hashes)
+    if len(uniq) > 1:
+        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
+    word = np.searchsorted(uniq, hashes)
+    where = np.zeros(len(uniq), dtype=np.int64)
+    where[word] = np.arange(len(word))  # one occurrence of each distinct word
+    if not np.array_equal(second[where][word], second):  # two words, one hash: read them as strings
+        words = spaced.decode("latin-1").split()
+        index: dict[str, int] = {}
+        word = np.fromiter((index.setdefault(w, len(index)) for w in words), dtype=np.int64, count=len(words))
+        distinct = list(index)
+    else:
+        distinct = [spaced[s:s + n].decode("latin-1")
+                    for s, n in zip(starts[where].tolist(), wlengths[where].tolist())]
+    if others:
+        assert lows is not None
+        extra = [_TOKEN.findall(lows[k]) for k in others]
+        index = dict(zip(distinct, range(len(distinct))))
+        more = [index.setdefault(w, len(index)) for w in chain.from_iterable(extra)]
+        distinct = list(index)
+        word = np.concatenate((word, np.array(more, dtype=np.int64)))
+        owners = np.concatenate((owners, np.repeat(np.array(others, dtype=np.int64), [len(e) for e in extra])))
+    get = _LEMMA_OF.get
+    lemma_id = np.full(len(distinct) + 1, -1, dtype=np.int64)
+    for k, one in enumerate(distinct):
+        got = get(one)
+        if got is None:
+            got = _lemma_entry(one)
+        if got:
+            got_id = vocab.get(got)
+            if got_id is None:
+                got_id = vocab[got] = len(vocab)
+            lemma_id[k] = got_id
+    ids = lemma_id[word]
+    keep = ids >= 0
+    return owners[keep].astype(np.int64), ids[keep]
+
+
+@dataclass
+class _Batch:
+    """The features (:func:`_features`) of many items, computed together: their
+    sets as token ids (``rows``), each token's idf (``weights``, from the
+    batch's document frequencies), and each item's :class:`_Features` on demand."""
+    rows: _Rows
+    weights: np.ndarray
+    tokens: list[str]  # id -> token
+    outlets: list[str]
+    small: list[tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str]]]  # names, title's, figures, title's
+    _idf: dict[str, float] | None = None
+
+    @property
+    def idf(self) -> dict[str, float]:
+        """Token -> idf, for the per-pair code."""
+        if self._idf is None:
+            self._idf = dict(zip(self.tokens, self.weights.tolist()))
+        return self._idf
+
+    def features(self, k: int) -> _Features:
+        rows, tokens = self.rows, self.tokens
+
+        def strings(row: tuple[np.ndarray, np.ndarray]) -> frozenset[str]:
+            indptr, ids = row
+            return frozenset(map(tokens.__getitem__, ids[indptr[k]:indptr[k + 1]].tolist()))
+
+        names, title_names, figures, title_figures = self.small[k]
+        text = strings(rows.text)
+        return _Features(
+            title=strings(rows.title), text=text, names=names, title_names=title_names,
+            figures=figures, title_figures=title_figures, has_summary=bool(rows.has_summary[k]),
+            outlet=self.outlets[k], named=text | names if names else text, marks=names | figures,
+        )
+
+
+def _batch_features(items: list[Item]) -> _Batch:
+    """:func:`_features` of ``items`` at once (the same sets, as token ids), and their idf:
+    ``log(1 + (n + 1) / df)``, df counting the items whose lemmas, names or figures hold the token."""
+    n = len(items)
+    titles = [strip_outlet_marks(item.title, item.outlet) for item in items]
+    summaries = [item.summary or "" for item in items]
+    vocab: dict[str, int] = {}
+    title_owners, title_ids = _lemma_ids(titles, vocab)
+    summary_owners, summary_ids = _lemma_ids(summaries, vocab)
+    small = []
+    for title, summary in zip(titles, summaries):
+        summary_names = _names(summary) if summary else frozenset()
+        title_names = _names(title, summary_names)
+        title_figures = _figures(title)
+        small.append((
+            title_names | summary_names, title_names,
+            title_figures | (_figures(summary) if summary else frozenset()), title_figures,
+        ))
+
+    def ids_of(part: int) -> tuple[np.ndarray, np.ndarray]:
+        sets = [entry[part] for entry in small]
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
+        ids = []
+        for token in chain.from_iterable(sets):
+            got = vocab.get(token)
+            if got is None:
+                got = vocab[token] = len(vocab)
+            ids.append(got)
+        return np.repeat(np.arange(n), lengths), np.array(ids, dtype=np.int64)
+
+    parts = [ids_of(part) for part in range(4)]
+    size = len(vocab)
+    names, title_names, figures, title_figures = (_csr(o, i, n, size) for o, i in parts)
+    title = _csr(title_owners, title_ids, n, size)
+    text = _csr(np.concatenate((title_owners, summary_owners)), np.concatenate((title_ids, summary_ids)), n, size)
+    named = _union(text, names, n, size)
+    rows = _Rows(
+        n=n, size=size, title=title, text=text, marks=_union(names, figures, n, size), named=named,
+        title_names=title_names, figures=figures, title_figures=title_figures,
+        has_summary=np.bincount(summary_owners, minlength=n) > 0,
+    )
+    df = np.bincount(_union(named, figures, n, size)[1], minlength=size)
+    total = n + 1
+    weights = np.array([math.log(1 + total / c) for c in df.tolist()], dtype=np.float64)
+    tokens = list(vocab)
+    return _Batch(rows=rows, weights=weights, tokens=tokens,
+                  outlets=[fold(item.outlet or "").strip() for item in items], small=small)
+
+
 # Decision thresholds on :func:`pair_similarity`. Tuned on the *tuning* press
 # watch of benchmarks/curate_press.py (seed and vocabulary of its own), never
 # on its held-out set nor on the hand-written one.
@@ -816,50 +1001,120 @@ def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 _PARTS = ("title", "cross", "body", "names")
 
 
+@dataclass(slots=True)
+class _Rows:
+    """Each item's sets (see :class:`_Features`) as sorted distinct token ids, one vocabulary:
+    CSR ``(indptr, ids)`` pairs, one row per item."""
+    n: int
+    size: int  # vocabulary size
+    title: tuple[np.ndarray, np.ndarray]
+    text: tuple[np.ndarray, np.ndarray]
+    marks: tuple[np.ndarray, np.ndarray]
+    named: tuple[np.ndarray, np.ndarray]
+    title_names: tuple[np.ndarray, np.ndarray]
+    figures: tuple[np.ndarray, np.ndarray]
+    title_figures: tuple[np.ndarray, np.ndarray]
+    has_summary: np.ndarray
+
+
+def _csr(owners: np.ndarray, ids: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows 0..n-1 of the distinct ids each owner holds, sorted: ``(indptr, ids)``."""
+    packed = np.sort(owners.astype(np.int64) * max(size, 1) + ids.astype(np.int64))
+    if len(packed) > 1:  # a plain sort and equal neighbours (np.unique hashes first: ~10x slower here)
+        packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
+    rows = packed // max(size, 1)
+    indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).astype(np.int64)
+    return indptr, packed - rows * max(size, 1)
+
+
+def _owners(row: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    indptr = row[0]
+    return np.repeat(np.arange(len(indptr) - 1), np.diff(indptr))
+
+
+def _union(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray], n: int, size: int
+           ) -> tuple[np.ndarray, np.ndarray]:
+    return _csr(np.concatenate((_owners(x), _owners(y))), np.concatenate((x[1], y[1])), n, size)
+
+
+def _rows_of(feats: list[_Features], vocab: dict[str, int]) -> _Rows:
+    """:class:`_Rows` of per-item features (every token in ``vocab``)."""
+    n, size = len(feats), len(vocab)
+
+    def csr(sets: list[frozenset[str]]) -> tuple[np.ndarray, np.ndarray]:
+        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
+        ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(sets)), dtype=np.int64,
+                          count=int(lengths.sum()))
+        return _csr(np.repeat(np.arange(n), lengths), ids, n, size)
+
+    return _Rows(
+        n=n, size=size, title=csr([f.title for f in feats]), text=csr([f.text for f in feats]),
+        marks=csr([f.marks for f in feats]), named=csr([f.named for f in feats]),
+        title_names=csr([f.title_names for f in feats]), figures=csr([f.figures for f in feats]),
+        title_figures=csr([f.title_figures for f in feats]),
+        has_summary=np.fromiter((f.has_summary for f in feats), dtype=bool, count=n),
+    )
+
+
 def _score_pairs(feats: list[_Features], pa: np.ndarray, pb: np.ndarray, idf: dict[str, float]
                  ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """:func:`_conflict` and :func:`pair_similarity` of the pairs ``(feats[pa[k]], feats[pb[k]])``, vectorised.
+    """:func:`_score_rows` of per-item features, weighted by ``idf`` (which knows every token)."""
+    vocab = {t: k for k, t in enumerate(idf)}
+    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
+    return _score_rows(_rows_of(feats, vocab), weights, pa, pb)
+
+
+def _score_rows(rows: _Rows, weights: np.ndarray, pa: np.ndarray, pb: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """:func:`_conflict` and :func:`pair_similarity` of the pairs ``(pa[k], pb[k])`` of rows, vectorised.
 
     Returns ``(conflict, similarity, parts)``: a boolean array (a conflict
     when True), the similarities and their parts (arrays), in float64 as the
     per-pair code computes them (sums in another order: equal to ~1e-15).
     Each set (title, text, marks...) is a sparse matrix with one row per item
-    and one column per token; the weighted intersections of all pairs are
-    row-wise products of those rows (scipy sparse), as in :func:`_worth_scoring`.
+    and one column per token (``weights``: each token's idf); the weighted
+    intersections of all pairs are row-wise products of those rows (scipy
+    sparse), as in :func:`_worth_scoring`; conflicts count the titles' names
+    and figures found in the other item's sets the same way.
     """
-    vocab = {t: k for k, t in enumerate(idf)}
-    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
-    n = len(feats)
+    n, size = rows.n, max(rows.size, 1)
 
-    def matrices(sets: list[frozenset[str]]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
+    def matrices(row: tuple[np.ndarray, np.ndarray]) -> tuple[sparse.csr_matrix, sparse.csr_matrix]:
         """The sets as rows of token ids: weighted (idf) and binary."""
-        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
-        cols = np.fromiter(map(vocab.__getitem__, chain.from_iterable(sets)), dtype=np.int64,
-                           count=int(lengths.sum()))
-        indptr = np.concatenate(([0], np.cumsum(lengths)))
-        order = np.argsort(np.repeat(np.arange(n), lengths) * len(vocab) + cols)  # sorted ids in each row
-        cols = cols[order]
-        weighted = sparse.csr_matrix((weights[cols], cols, indptr), shape=(n, len(vocab)))
-        binary = sparse.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(n, len(vocab)))
+        indptr, cols = row
+        weighted = sparse.csr_matrix((weights[cols], cols, indptr), shape=(n, size))
+        binary = sparse.csr_matrix((np.ones(len(cols)), cols, indptr), shape=(n, size))
         return weighted, binary
 
     def common(x: sparse.csr_matrix, y: sparse.csr_matrix, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.asarray(x[a].multiply(y[b]).sum(axis=1)).ravel()
 
-    def sizes(attr: str) -> np.ndarray:
-        return np.fromiter((len(getattr(f, attr)) for f in feats), dtype=np.int64, count=n)
+    def sizes(row: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        return np.diff(row[0])
 
-    # conflicts from the (small) sets of the titles' names and figures, pair by pair
-    conflict = np.fromiter((_conflict(feats[a], feats[b]) is not None for a, b in zip(pa.tolist(), pb.tolist())),
-                           dtype=bool, count=len(pa))
-    title_w, title_b = matrices([f.title for f in feats])
-    text_w, text_b = matrices([f.text for f in feats])
-    marks_w, marks_b = matrices([f.marks for f in feats])
+    # conflicts: each title naming (or giving a figure) the other item lacks
+    _, names_b = matrices(rows.title_names)
+    _, named_b = matrices(rows.named)
+    _, tfig_b = matrices(rows.title_figures)
+    _, fig_b = matrices(rows.figures)
+    n_tn, n_tf = sizes(rows.title_names), sizes(rows.title_figures)
+    conflict = np.zeros(len(pa), dtype=bool)
+    both = np.flatnonzero((n_tn[pa] > 0) & (n_tn[pb] > 0))
+    if len(both):
+        a, b = pa[both], pb[both]
+        conflict[both] = (common(names_b, named_b, a, b) < n_tn[a]) & (common(names_b, named_b, b, a) < n_tn[b])
+    both = np.flatnonzero(~conflict & (n_tf[pa] > 0) & (n_tf[pb] > 0))
+    if len(both):
+        a, b = pa[both], pb[both]
+        conflict[both] = (common(tfig_b, fig_b, a, b) < n_tf[a]) & (common(tfig_b, fig_b, b, a) < n_tf[b])
+    title_w, title_b = matrices(rows.title)
+    text_w, text_b = matrices(rows.text)
+    marks_w, marks_b = matrices(rows.marks)
     w_title = np.asarray(title_w.sum(axis=1)).ravel()
     w_text = np.asarray(text_w.sum(axis=1)).ravel()
     w_marks = np.asarray(marks_w.sum(axis=1)).ravel()
-    n_title, n_text, n_marks = sizes("title"), sizes("text"), sizes("marks")
-    has_summary = np.fromiter((f.has_summary for f in feats), dtype=bool, count=n)
+    n_title, n_text, n_marks = sizes(rows.title), sizes(rows.text), sizes(rows.marks)
+    has_summary = rows.has_summary
     with np.errstate(divide="ignore", invalid="ignore"):
 
         def wjaccard(shared: np.ndarray, wa: np.ndarray, wb: np.ndarray, nonempty: np.ndarray) -> np.ndarray:
@@ -1093,21 +1348,20 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
             ok[k] = False
     pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
     pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
+    # each candidate's features at once, as token ids (their string sets built
+    # only for the pairs compared one by one, in score())
+    candidates = np.unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
+    batch = _batch_features([items[reps[k]] for k in candidates])
+    local = {k: j for j, k in enumerate(candidates)}
     feats: dict[int, _Features] = {}
 
     def feat(k: int) -> _Features:
         got = feats.get(k)
         if got is None:
-            got = feats[k] = _features(items[reps[k]])
+            j = local.get(k)
+            got = feats[k] = batch.features(j) if j is not None else _features(items[reps[k]])
         return got
 
-    for pair in pairs_list:
-        feat(pair[0]), feat(pair[1])
-    df: Counter[str] = Counter()
-    for f in feats.values():
-        df.update(f.named | f.figures if f.figures else f.named)  # text | names | figures
-    total = len(feats) + 1
-    idf = {t: math.log(1 + total / c) for t, c in df.items()}
     strong: dict[tuple[int, int], float] = {}
     links: list[tuple[float, int, int, dict[str, float]]] = []
     scored: set[tuple[int, int]] = set()
@@ -1117,7 +1371,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         fa, fb = feat(a), feat(b)
         if _conflict(fa, fb):
             return
-        sim, parts = pair_similarity(fa, fb, idf)
+        sim, parts = pair_similarity(fa, fb, batch.idf)
         if sim < suggest_threshold:
             return
         same_outlet = bool(fa.outlet) and fa.outlet == fb.outlet
@@ -1128,17 +1382,17 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
 
     # the candidates scored all at once (the same formulas as score(), vectorised)
     if pairs_list:
-        local = {k: j for j, k in enumerate(feats)}
         pa = np.fromiter((local[a] for a, _ in pairs_list), dtype=np.int64, count=len(pairs_list))
         pb = np.fromiter((local[b] for _, b in pairs_list), dtype=np.int64, count=len(pairs_list))
-        conflict, sims_v, parts_v = _score_pairs(list(feats.values()), pa, pb, idf)
+        conflict, sims_v, parts_v = _score_rows(batch.rows, batch.weights, pa, pb)
         scored.update(pairs_list)
         keep_v = np.flatnonzero(~conflict & (sims_v >= suggest_threshold))
         columns = [sims_v[keep_v].tolist()] + [parts_v[name][keep_v].tolist() for name in _PARTS]
+        outlets = batch.outlets
         for k, sim, *values in zip(keep_v.tolist(), *columns):
             a, b = pairs_list[k]
-            fa, fb = feats[a], feats[b]
-            same_outlet = bool(fa.outlet) and fa.outlet == fb.outlet
+            outlet_a = outlets[local[a]]
+            same_outlet = bool(outlet_a) and outlet_a == outlets[local[b]]
             if sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
                 strong[(a, b)] = sim
             parts = dict(zip(_PARTS, values))
