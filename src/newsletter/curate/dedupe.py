@@ -57,6 +57,7 @@ import marshal
 import math
 import os
 import re
+import sys
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -549,7 +550,7 @@ def french_dictionary() -> dict[str, str]:
     """simplemma's French dictionary (form -> lemma) as a plain dict.
 
     Kept in a cache file (``$XDG_CACHE_HOME/newsletter/``, named with
-    simplemma's version; rebuilt when absent or unreadable, written
+    simplemma's and Python's versions, marshal's format being Python's; rebuilt when absent or unreadable, written
     atomically): loading it costs ~0.2 s, against ~0.4 s to decompress and
     decode simplemma's own file, whose look-ups then decode bytes each time.
     A cache that cannot be written only costs the slower load.
@@ -558,7 +559,7 @@ def french_dictionary() -> dict[str, str]:
         version = importlib.metadata.version("simplemma")
     except importlib.metadata.PackageNotFoundError:
         version = "unknown"
-    path = _cache_dir() / f"simplemma-{version}-fr.marshal"
+    path = _cache_dir() / f"simplemma-{version}-py{sys.version_info[0]}{sys.version_info[1]}-fr.marshal"
     try:
         table = marshal.loads(path.read_bytes())
         if isinstance(table, dict) and table:
