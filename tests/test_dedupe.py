@@ -348,7 +348,7 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
 
     import numpy as np
 
-    from newsletter.curate.dedupe import _conflict, _features, _score_pairs, pair_similarity
+    from newsletter.curate.dedupe import _batch_features, _conflict, _features, _score_rows, pair_similarity
 
     items = [
         press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/1",
@@ -370,7 +370,9 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
     idf = {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
     pairs = list(combinations(range(len(items)), 2))
     pa, pb = np.array([a for a, _ in pairs]), np.array([b for _, b in pairs])
-    conflict, sims, parts = _score_pairs(feats, pa, pb, idf)
+    batch = _batch_features(items)  # what dedupe scores its candidates with
+    assert batch.idf == idf
+    conflict, sims, parts = _score_rows(batch.rows, batch.weights, pa, pb)
     assert conflict.any() and (~conflict).any() and (sims > 0.4).any()
     for k, (a, b) in enumerate(pairs):
         assert bool(conflict[k]) == bool(_conflict(feats[a], feats[b])), (items[a].title, items[b].title)

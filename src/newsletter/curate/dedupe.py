@@ -173,7 +173,6 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     """
     if summaries is None:
         pieces = [t or "" for t in texts]
-        title_lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     else:
         pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
     title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
@@ -550,8 +549,8 @@ def french_dictionary() -> dict[str, str]:
     """simplemma's French dictionary (form -> lemma) as a plain dict.
 
     Kept in a cache file (``$XDG_CACHE_HOME/newsletter/``, named with
-    simplemma's and Python's versions, marshal's format being Python's; rebuilt when absent or unreadable, written
-    atomically): loading it costs ~0.2 s, against ~0.4 s to decompress and
+    simplemma's and Python's versions, marshal's format being Python's;
+    rebuilt when absent or unreadable, written atomically): loading it costs ~0.2 s, against ~0.4 s to decompress and
     decode simplemma's own file, whose look-ups then decode bytes each time.
     A cache that cannot be written only costs the slower load.
     """
@@ -1036,33 +1035,6 @@ def _owners(row: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
 def _union(x: tuple[np.ndarray, np.ndarray], y: tuple[np.ndarray, np.ndarray], n: int, size: int
            ) -> tuple[np.ndarray, np.ndarray]:
     return _csr(np.concatenate((_owners(x), _owners(y))), np.concatenate((x[1], y[1])), n, size)
-
-
-def _rows_of(feats: list[_Features], vocab: dict[str, int]) -> _Rows:
-    """:class:`_Rows` of per-item features (every token in ``vocab``)."""
-    n, size = len(feats), len(vocab)
-
-    def csr(sets: list[frozenset[str]]) -> tuple[np.ndarray, np.ndarray]:
-        lengths = np.fromiter(map(len, sets), dtype=np.int64, count=n)
-        ids = np.fromiter(map(vocab.__getitem__, chain.from_iterable(sets)), dtype=np.int64,
-                          count=int(lengths.sum()))
-        return _csr(np.repeat(np.arange(n), lengths), ids, n, size)
-
-    return _Rows(
-        n=n, size=size, title=csr([f.title for f in feats]), text=csr([f.text for f in feats]),
-        marks=csr([f.marks for f in feats]), named=csr([f.named for f in feats]),
-        title_names=csr([f.title_names for f in feats]), figures=csr([f.figures for f in feats]),
-        title_figures=csr([f.title_figures for f in feats]),
-        has_summary=np.fromiter((f.has_summary for f in feats), dtype=bool, count=n),
-    )
-
-
-def _score_pairs(feats: list[_Features], pa: np.ndarray, pb: np.ndarray, idf: dict[str, float]
-                 ) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
-    """:func:`_score_rows` of per-item features, weighted by ``idf`` (which knows every token)."""
-    vocab = {t: k for k, t in enumerate(idf)}
-    weights = np.fromiter(idf.values(), dtype=np.float64, count=len(idf))
-    return _score_rows(_rows_of(feats, vocab), weights, pa, pb)
 
 
 def _score_rows(rows: _Rows, weights: np.ndarray, pa: np.ndarray, pb: np.ndarray
