@@ -54,7 +54,6 @@ from __future__ import annotations
 
 from newsletter.errors import UserError
 
-import gc
 import json
 import re
 import threading
@@ -66,6 +65,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote, unquote_to_bytes
 
 
+from newsletter.curate import gc_paused
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
@@ -937,16 +937,8 @@ def classify(items: Iterable[Item], taxonomy: Taxonomy, *,
     ``newsletter.curate.model``); ``settings.model_weight: 0`` in the
     taxonomy turns the model off (keywords only, as :func:`classify_item`).
     """
-    # The cyclic garbage collector off meanwhile (as in dedupe): a batch makes
-    # many small lists and bytes, no reference cycles, and a collection would
-    # walk the caller's items (at 100k items, ~0.1 s each time).
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         _classify(list(items), taxonomy, examples)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _classify(items: list[Item], taxonomy: Taxonomy, examples: Iterable[tuple[str, str]] | None) -> None:

@@ -51,7 +51,6 @@ in the input. It absorbs the others' URLs (``merged``) and outlets
 
 from __future__ import annotations
 
-import gc
 import importlib.metadata
 import marshal
 import math
@@ -69,6 +68,7 @@ from typing import IO, Any, Iterable
 import numpy as np
 from scipy import sparse
 
+from newsletter.curate import gc_paused
 from newsletter.curate.classify import fold, read_items_jsonl, stem, write_items_jsonl
 from newsletter.errors import UserError
 from newsletter.files import atomic_write
@@ -1232,16 +1232,8 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
     """
     if not 0 < threshold <= 1 or not 0 < suggest_threshold <= 1:
         raise ValueError(f"dedupe: thresholds must be in (0, 1], got {threshold}, {suggest_threshold}")
-    # The cyclic garbage collector off while dedupe allocates its millions of
-    # small sets and tuples (it would walk the caller's 100k items again and
-    # again, ~20% of the time); dedupe makes no reference cycles to collect.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _dedupe(list(items), threshold, suggest_threshold)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> DedupeResult:
