@@ -79,11 +79,6 @@ def is_tracking_param(name: str) -> bool:
 
 
 _PLAIN_PATH = re.compile(r"[A-Za-z0-9/:@!$&'()*+,;=._~-]*")
-# http(s) URL with a plain host, no port, credentials, query or fragment, and a path
-# without escapes (it may hold accented letters, quoted below as urllib's path would be)
-_SIMPLE_URL = re.compile(r"[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9.-]+)((?:/[^?#%\\\s\x00-\x1f\x7f]*)?)")
-
-
 _HOST_CHARS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-"
 _PLAIN_PATH_CHARS = _HOST_CHARS + "/:@!$&'()*+,;=_~"
 
@@ -104,8 +99,11 @@ _QUOTED = _QuoteTable()
 
 
 def _simple_canonical(url: str) -> str | None:
-    """:func:`canonical_url` of a URL ``_SIMPLE_URL`` matches, by string methods
-    (dedupe canonicalises 100k URLs); None for any other URL (and an empty host)."""
+    """:func:`canonical_url` of an http(s) URL with a plain host (no port or
+    credentials) and a printable path without query, fragment, escape, backslash
+    or space (accented letters are quoted as urllib's path would be), by string
+    methods (dedupe canonicalises 100k URLs); None for any other URL (and an
+    empty host), which urllib then reads."""
     head = url[:8].lower()
     if head == "https://":
         rest = url[8:]
@@ -156,16 +154,9 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         candidate = urljoin(url, page_canonical.strip())
         if urlsplit(candidate).scheme.lower() in ("http", "https") and urlsplit(candidate).hostname:
             url = candidate
-    fast = _simple_canonical(url)
+    fast = _simple_canonical(url)  # most URLs (dedupe canonicalises 100k): same result as below
     if fast is not None:
         return fast
-    simple = _SIMPLE_URL.fullmatch(url)
-    if simple:  # fast path (dedupe canonicalises 100k URLs): same result as below, without urllib
-        host = simple.group(1).lower().rstrip(".")
-        if host:
-            if host.startswith("www."):
-                host = host[4:]
-            return f"https://{host}{_normalise_path(simple.group(2))}"
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
