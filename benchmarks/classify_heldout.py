@@ -178,22 +178,9 @@ PAGES = ROOT / "benchmarks" / "data" / "classify_pages.jsonl"
 LABELLED = ROOT / "tests" / "data" / "classify_labelled.jsonl"
 FRESH = ROOT / "benchmarks" / "data" / "classify_fresh.jsonl"  # measured once: development data since
 FRESH2 = ROOT / "benchmarks" / "data" / "classify_fresh2.jsonl"  # measured once (0.800): development data since
-FRESH3 = ROOT / "benchmarks" / "data" / "classify_fresh3.jsonl"  # measured once (0.820): development data since
-FRESH4 = ROOT / "benchmarks" / "data" / "classify_fresh4.jsonl"  # read only with --fresh4 (the lead, once)
-DATA = ROOT / "benchmarks" / "data"
-# (name, path, label key, whether the taxonomy's vocabulary was tuned on it)
-DEV_SETS = [
-    ("classify_pages", PAGES, "label", True),
-    ("classify_labelled", LABELLED, "expected", True),
-    ("classify_fresh", FRESH, "label", False),
-    ("classify_fresh2", FRESH2, "label", False),
-    ("classify_real_a", DATA / "classify_real_a.jsonl", "label", False),
-    ("classify_real_b", DATA / "classify_real_b.jsonl", "label", False),
-    ("classify_real_c", DATA / "classify_real_c.jsonl", "label", False),
-    ("classify_fresh3", DATA / "classify_fresh3.jsonl", "label", False),  # measured once: dev since
-    ("classify_real_d", DATA / "classify_real_d.jsonl", "label", False),
-    ("classify_real_e", DATA / "classify_real_e.jsonl", "label", False),
-]
+# the development sets (shared with build_training.py, which ships them as training pages)
+# and the held-out fresh set, read only with --fresh4 (the lead, once)
+from build_training import DEV_SETS, HELD_OUT as FRESH4  # noqa: E402
 SET_GRID = {"alpha": [0.1, 0.2, 0.3, 0.5], "model_weight": [5.0, 20.0], "summary_weight": [0.5, 1.0]}
 FOLDS = 5
 # Blend settings chosen by cross-validation (taxonomy ``settings``).
