@@ -327,3 +327,52 @@ def test_the_shipped_training_pages_are_the_development_sets_and_never_the_fresh
     titles = {json.loads(line)["title"] for line in shipped.splitlines()}
     held_out = [json.loads(line) for line in build.HELD_OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert held_out and not {r["url"] for r in held_out} & urls and not {r["title"] for r in held_out} & titles
+
+
+def test_the_model_trained_ahead_is_the_one_classify_uses(monkeypatch):
+    """curate() starts training while dedupe runs: classify then gets that very
+    model (trained once), and its categories are those of a model trained in place."""
+    from newsletter.curate import model as text_model
+
+    taxonomy = Taxonomy.default()  # its own cache entry
+    calls = []
+    train = TextModel.train.__func__
+
+    def counting(cls, *args, **kwargs):
+        calls.append(args)
+        return train(cls, *args, **kwargs)
+
+    monkeypatch.setattr(TextModel, "train", classmethod(counting))
+    thread = text_model.train_ahead(taxonomy, [("Ludothèque itinérante du quartier", "education-jeunesse")])
+    thread.join()
+    ahead = text_model.trained(taxonomy, [("Ludothèque itinérante du quartier", "education-jeunesse")])
+    assert len(calls) == 1 and ahead is not None
+    got = items(("Ludothèque itinérante : les jeux reviennent", ""), ("Le contrat de ville 2024-2030 signé", ""))
+    classify(got, taxonomy, examples=[("Ludothèque itinérante du quartier", "education-jeunesse")])
+    assert len(calls) == 1  # not trained again
+    again = items(("Ludothèque itinérante : les jeux reviennent", ""), ("Le contrat de ville 2024-2030 signé", ""))
+    classify(again, Taxonomy.default(), examples=[("Ludothèque itinérante du quartier", "education-jeunesse")])
+    assert [(i.category, i.score) for i in got] == [(i.category, i.score) for i in again]
+    assert got[0].category == "education-jeunesse"
+
+
+def test_a_training_failure_ahead_is_raised_by_classify_in_the_callers_thread(monkeypatch):
+    from newsletter.curate import model as text_model
+
+    taxonomy = Taxonomy.default()
+
+    def broken(cls, *args, **kwargs):
+        raise RuntimeError("model broken for the test")
+
+    monkeypatch.setattr(TextModel, "train", classmethod(broken))
+    text_model.train_ahead(taxonomy).join()  # fails quietly in its thread
+    with pytest.raises(RuntimeError, match="model broken for the test"):
+        classify(items(("Le contrat de ville 2024-2030 signé", "")), taxonomy)
+
+
+def test_no_thread_when_the_taxonomy_turns_the_model_off(tmp_path):
+    from newsletter.curate import model as text_model
+
+    path = tmp_path / "taxonomy.yaml"
+    path.write_text(_SMALL_TAXONOMY + "settings:\n  model_weight: 0\n", encoding="utf-8")
+    assert text_model.train_ahead(Taxonomy.load(path)) is None

@@ -45,6 +45,7 @@ from babel.dates import format_date
 
 from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify, correction_examples
 from newsletter.curate.dedupe import dedupe
+from newsletter.curate.model import train_ahead
 from newsletter.urls import strip_tracking
 from newsletter.models import KINDS, Issue, Item
 from newsletter.normalize import PARIS, aware
@@ -176,6 +177,8 @@ def curate(
         else:
             valid.append(item)
 
+    examples = correction_examples(corrections)
+    train_ahead(taxonomy, examples)  # scikit-learn's import and the training run while dedupe does
     result = dedupe(valid)
     kept = result.kept
     for item in kept:
@@ -184,7 +187,7 @@ def curate(
     if corrections:  # the officer's earlier category corrections (Store.corrections())
         apply_corrections(kept, corrections, taxonomy)
     # ... also the text model's training examples
-    classify(kept, taxonomy, examples=correction_examples(corrections))
+    classify(kept, taxonomy, examples=examples)
     for item in kept:
         note = item.extra.get("classify_note")
         if note:
