@@ -101,7 +101,13 @@ def collect_step(
     from newsletter.collect.collector import DEFAULT_RETRY_DELAYS, collect_all
     from newsletter.collect.fetch import Fetcher
 
+    from newsletter.curate.classify import correction_examples
+    from newsletter.curate.model import train_ahead
+
     start = time.monotonic()
+    # the classifier's model (importing scikit-learn, training) gets ready while
+    # the sources are fetched: curate_step's classify then finds it trained
+    train_ahead(cfg.taxonomy, correction_examples(store.corrections()))
     own = fetcher is None
     fetcher = fetcher or Fetcher()
     try:
