@@ -137,3 +137,39 @@ def test_the_officer_can_undo_a_wrong_merge(site):
     # the same merge cannot be undone twice, and an unknown URL is named
     assert main(["outbox", "edit", draft.id, "--unmerge", entry["absorbed_url"]]) == 2
     assert main(["outbox", "edit", draft.id, "--unmerge", "https://inconnu.example/x"]) == 2
+
+
+def test_the_classifier_trains_once_in_the_background_while_the_sources_are_fetched(site, monkeypatch):
+    """Importing scikit-learn and training take seconds: a run does them while
+    collecting (collect_step starts train_ahead), and curation reuses that model."""
+    import threading
+
+    from newsletter.curate.model import TextModel
+
+    sources, _ = site
+    threads = []
+    train = TextModel.train.__func__
+
+    collected = threading.Event()
+
+    def recording(cls, *args, **kwargs):
+        threads.append((threading.current_thread().name, collected.is_set()))
+        return train(cls, *args, **kwargs)
+
+    from newsletter.collect import collector
+
+    collect_all = collector.collect_all
+
+    def collect(*args, **kwargs):
+        try:
+            return collect_all(*args, **kwargs)
+        finally:
+            collected.set()
+
+    monkeypatch.setattr(TextModel, "train", classmethod(recording))
+    monkeypatch.setattr(collector, "collect_all", collect)
+    draft = run_monthly(sources, month=TODAY.replace(day=1), today=TODAY, settings=Settings.from_env())
+    # once, in the background, started before the collection ended
+    assert threads == [("newsletter-train-ahead", False)]
+    items = [i for section in _issue(draft).values() if isinstance(section, list) for i in section]
+    assert items and all(i.get("category") for i in items if isinstance(i, dict) and "url" in i)
