@@ -11,6 +11,7 @@ import hashlib
 import re
 import unicodedata
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 
 from icalendar import Calendar, Event
 
@@ -43,36 +44,34 @@ def ics_filename(item: Item) -> str:
     return f"{item.start:%Y-%m-%d}-{_slug(item.title)}-{digest}.ics"
 
 
-_CACHE: dict[tuple, bytes] = {}
-_CACHE_SIZE = 512
-
-
 def event_ics(item: Item) -> bytes:
     """One VEVENT in a VCALENDAR, times in Europe/Paris (or all-day when no hour is known).
 
-    Cached on every field it reads: each edit on the review page re-renders
-    the month, and building the VTIMEZONE is most of an event's time."""
+    Cached on every field it reads (:func:`_calendar`): each edit on the
+    review page re-renders the month, and building the VTIMEZONE is most of
+    an event's time."""
     _check(item)
-    stamps = tuple(d.isoformat() if d is not None else None for d in (item.start, item.end, item.published))
-    key = (item.key, item.title, stamps, item.location, item.summary, item.registration_url, item.url)
-    if key not in _CACHE:
-        if len(_CACHE) >= _CACHE_SIZE:
-            _CACHE.clear()
-        _CACHE[key] = _event_ics(item)
-    return _CACHE[key]
+    start, end, published = (d.isoformat() if d is not None else None for d in (item.start, item.end, item.published))
+    return _calendar(item.key, item.title, start, end, published, item.location, item.summary,
+                     item.registration_url, item.url)
 
 
-def _event_ics(item: Item) -> bytes:
+@lru_cache(maxsize=512)
+def _calendar(key: str, title: str, start_at: str, end_at: str | None, published_at: str | None,
+              location: str | None, summary: str | None, registration_url: str | None, url: str) -> bytes:
+    """The calendar of :func:`event_ics` from the event's fields (dates as ISO 8601
+    with their offset, so that the cache tells 9:00 in Paris from 9:00 UTC)."""
+    start = datetime.fromisoformat(start_at)
+    end = datetime.fromisoformat(end_at) if end_at else None
+    published = datetime.fromisoformat(published_at) if published_at else None
     cal = Calendar()
     cal.add("prodid", PRODID)
     cal.add("version", "2.0")
     cal.add("calscale", "GREGORIAN")
     cal.add("method", "PUBLISH")
     event = Event()
-    event.add("uid", f"{hashlib.sha1(item.key.encode('utf-8')).hexdigest()}@newsletter")
-    event.add("summary", item.title)
-    start = item.start
-    end = item.end
+    event.add("uid", f"{hashlib.sha1(key.encode('utf-8')).hexdigest()}@newsletter")
+    event.add("summary", title)
     all_day = (start.hour, start.minute) == (0, 0) and (end is None or (end.hour, end.minute) == (0, 0))
     if all_day:
         first: date = start.date()
@@ -86,16 +85,16 @@ def _event_ics(item: Item) -> bytes:
             event.add("dtend", _paris(end))
         else:
             event.add("duration", timedelta(hours=1))
-    stamp = item.published or datetime(start.year, start.month, start.day, tzinfo=PARIS)
+    stamp = published or datetime(start.year, start.month, start.day, tzinfo=PARIS)
     event.add("dtstamp", _paris(stamp))
-    if item.location:
-        event.add("location", item.location)
-    description = [item.summary] if item.summary else []
-    if item.registration_url:
-        description.append(f"Inscription : {item.registration_url}")
-    description.append(f"Plus d'informations : {item.url}")
+    if location:
+        event.add("location", location)
+    description = [summary] if summary else []
+    if registration_url:
+        description.append(f"Inscription : {registration_url}")
+    description.append(f"Plus d'informations : {url}")
     event.add("description", "\n\n".join(description))
-    event.add("url", item.registration_url or item.url)
+    event.add("url", registration_url or url)
     cal.add_component(event)
     cal.add_missing_timezones()  # VTIMEZONE for Europe/Paris, for Outlook
     return cal.to_ical()
