@@ -526,7 +526,7 @@ def _planned(draft: outbox.Draft) -> dict[str, dict[str, Any]]:
     return {p["id"]: p for p in views.social_posts(draft) if p.get("id") and p.get("scheduled_at")}
 
 
-def _plan_post(draft: outbox.Draft, form) -> dict[str, Any]:
+def _named_post(draft: outbox.Draft, form) -> dict[str, Any]:
     post = _planned(draft).get(_field(form, "post_id", max_len=200))
     if post is None:
         raise EditRefused("Ce post n'est pas (ou plus) dans le plan : rechargez la page.")
@@ -582,7 +582,7 @@ async def plan_move(request: Request, draft_id: str):
     from newsletter.render.plan import move_post
 
     def build(form, draft):
-        post = _plan_post(draft, form)
+        post = _named_post(draft, form)
         when = _when(form, f"Déplacer le {_post_label(post)}", draft, request)
         return (_plan_change(lambda data: move_post(data, post["id"], when)),
                 f"{_post_label(post)} déplacé au {_when_label(when)}")
@@ -595,7 +595,7 @@ async def plan_edit(request: Request, draft_id: str):
     from newsletter.render.plan import edit_post, reset_text
 
     def build(form, draft):
-        post = _plan_post(draft, form)
+        post = _named_post(draft, form)
         if _field(form, "action") == "reset":
             return _plan_change(lambda data: reset_text(data, post["id"])), f"{_post_label(post)} : texte proposé rétabli"
         text = validate_social_text(_field(form, "text", max_len=20_000))
@@ -610,7 +610,7 @@ async def plan_remove(request: Request, draft_id: str):
     from newsletter.render.plan import remove_post
 
     def build(form, draft):
-        post = _plan_post(draft, form)
+        post = _named_post(draft, form)
         return _plan_change(lambda data: remove_post(data, post["id"])), f"{_post_label(post)} retiré du plan"
 
     return await _edit(request, draft_id, build)

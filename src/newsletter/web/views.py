@@ -274,7 +274,7 @@ def post_anchor(post_id: str) -> str:
     return ("post-" + re.sub(r"[^a-z0-9]+", "-", str(post_id).lower())).strip("-")[:60]
 
 
-def _plan_post(post: dict[str, Any], tz: str) -> dict[str, Any]:
+def _post_view(post: dict[str, Any], tz: str) -> dict[str, Any]:
     from newsletter.render import plan as posting_plan
 
     platform = post.get("platform") or post.get("channel") or ""
@@ -324,13 +324,13 @@ def plan_view(draft: Draft, now: datetime | None = None) -> dict[str, Any] | Non
     days = []
     for day in posting_plan.calendar(raw, tz):
         days.append({"day": day["day"], "label": day["label"],
-                     "posts": [_plan_post(p, tz) for p in day["posts"]]})
+                     "posts": [_post_view(p, tz) for p in day["posts"]]})
     posting = _posting(draft)
     start = date.fromisoformat(summary["send_date"]) if summary.get("send_date") else None
     end = date.fromisoformat(summary["horizon"]) if summary.get("horizon") else None
     left_out = []
     for candidate in summary.get("left_out") or []:
-        view = _plan_post(candidate, tz)
+        view = _post_view(candidate, tz)
         slot = None
         if posting is not None and start and end:
             slot = posting_plan.free_slot(raw, candidate, posting, start=start, end=end, now=now)
@@ -341,7 +341,7 @@ def plan_view(draft: Draft, now: datetime | None = None) -> dict[str, Any] | Non
     # "Plus de place" first: what the officer most likely wants back; news not planned, last.
     order = {"no_room": 0, "too_late": 1, "next_letter": 2, "too_long": 3, "not_candidate": 4}
     left_out.sort(key=lambda v: (order.get(v["reason"], 5), v["title"], v["platform"]))
-    removed = [_plan_post(p, tz) for p in summary.get("removed") or []]
+    removed = [_post_view(p, tz) for p in summary.get("removed") or []]
     # The add form: every channel, every item with the text its draft proposes on that channel.
     everything = raw + list(summary.get("left_out") or []) + list(summary.get("removed") or [])
     items: dict[str, str] = {}
