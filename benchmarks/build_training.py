@@ -35,6 +35,7 @@ DEV_SETS = [
     ("classify_fresh3", DATA / "classify_fresh3.jsonl", "label", False),  # measured once (0.820): dev since
     ("classify_real_d", DATA / "classify_real_d.jsonl", "label", False),
     ("classify_real_e", DATA / "classify_real_e.jsonl", "label", False),
+    ("classify_real_f", DATA / "classify_real_f.jsonl", "label", False),
 ]
 HELD_OUT = DATA / "classify_fresh4.jsonl"  # read only with classify_heldout.py --fresh4
 

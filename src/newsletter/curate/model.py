@@ -11,7 +11,7 @@ category and on what the officer taught it:
   (short titles a centre writes in its own words);
 - the labelled pages of the taxonomy's ``training:`` file (JSON Lines, see
   :func:`newsletter.curate.classify.load_training`; the packaged taxonomy
-  names ``sources/training.jsonl``: the ~1,260 development pages of many
+  names ``sources/training.jsonl``: the ~1,380 development pages of many
   centres), those of categories the taxonomy has, each weighing
   :data:`TRAINING_WEIGHT`;
 - the officer's corrections, passed as ``(text, slug)`` pairs (``examples=``;
