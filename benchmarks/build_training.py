@@ -10,7 +10,7 @@ The shipped training pages ARE the development data of
 different author), in this order, one line per page with ``title``,
 ``summary``, ``label``, ``source`` and ``url``. A page whose URL is already in
 (a copy in two sets) is written once. Never included: the fresh held-out set
-(``benchmarks/data/classify_fresh4.jsonl``), which no model may learn from.
+(``benchmarks/data/classify_fresh5.jsonl``), which no model may learn from.
 """
 
 from __future__ import annotations
@@ -36,8 +36,9 @@ DEV_SETS = [
     ("classify_real_d", DATA / "classify_real_d.jsonl", "label", False),
     ("classify_real_e", DATA / "classify_real_e.jsonl", "label", False),
     ("classify_real_f", DATA / "classify_real_f.jsonl", "label", False),
+    ("classify_fresh4", DATA / "classify_fresh4.jsonl", "label", False),  # measured once (0.842): dev since
 ]
-HELD_OUT = DATA / "classify_fresh4.jsonl"  # read only with classify_heldout.py --fresh4
+HELD_OUT = DATA / "classify_fresh5.jsonl"  # read only with classify_heldout.py --fresh (the lead, once)
 
 
 def rows() -> list[dict]:
