@@ -36,6 +36,7 @@ DEV_SETS = [
     ("classify_real_d", DATA / "classify_real_d.jsonl", "label", False),
     ("classify_real_e", DATA / "classify_real_e.jsonl", "label", False),
     ("classify_real_f", DATA / "classify_real_f.jsonl", "label", False),
+    ("classify_real_g", DATA / "classify_real_g.jsonl", "label", False),
     ("classify_fresh4", DATA / "classify_fresh4.jsonl", "label", False),  # measured once (0.842): dev since
 ]
 HELD_OUT = DATA / "classify_fresh5.jsonl"  # read only with classify_heldout.py --fresh (the lead, once)
