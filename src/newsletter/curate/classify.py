@@ -65,7 +65,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote, unquote_to_bytes
 
 
-from newsletter.curate import gc_paused
+from newsletter.curate import gc_paused, sorted_unique
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
@@ -902,7 +902,7 @@ class _KeywordMatcher:
                 keep = ~np.isin(pos * self.size + ent, hidden)
                 pos, ent = pos[keep], ent[keep]
         docs = np.searchsorted(starts, pos, side="right") - 1
-        return np.unique(docs * self.size + ent)
+        return sorted_unique(docs * self.size + ent)
 
 
 def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:

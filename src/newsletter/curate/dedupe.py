@@ -68,7 +68,7 @@ from typing import IO, Any, Iterable
 import numpy as np
 from scipy import sparse
 
-from newsletter.curate import gc_paused
+from newsletter.curate import gc_paused, sorted_unique
 from newsletter.curate.classify import fold, read_items_jsonl, stem, write_items_jsonl
 from newsletter.errors import UserError
 from newsletter.files import atomic_write
@@ -182,7 +182,7 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     except UnicodeEncodeError:
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
-        for k in np.unique(np.searchsorted(ends, at, side="right")).tolist():
+        for k in sorted_unique(np.searchsorted(ends, at, side="right")).tolist():
             title = fold(texts[k]) if texts[k] else ""
             title_lengths[k] = len(title)
             piece = title if summaries is None else f"{title}\n{fold(summaries[k]) if summaries[k] else ''}"
@@ -766,7 +766,7 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         low = "\n".join(lows)
         ends = np.cumsum(lengths + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(low)), dtype=np.int64)
-        others = np.unique(np.searchsorted(ends, at, side="right")).tolist()
+        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
         latin = list(lows)
         for k in others:
             latin[k] = ""
@@ -1189,7 +1189,7 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
     arr = np.asarray(pairs, dtype=np.int64)
 
     # only the texts of the pairs get a row (their words looked up; df counts every text)
-    rows = np.unique(arr)
+    rows = sorted_unique(arr)
     in_pairs = np.zeros(len(text_counts), dtype=bool)
     in_pairs[rows] = True
     local = np.full(len(text_counts), -1, dtype=np.int64)
@@ -1295,7 +1295,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     title_ids = _word_ids(title_hashes)  # shared by the rare-word candidates and the filter
     found.append(_rare_title_pairs(title_hashes, title_counts, titled, title_ids))
     m = len(reps)
-    codes = np.unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
+    codes = sorted_unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
     pair_a, pair_b = codes // m, codes % m  # distinct pairs a < b, in sorted order
 
     # 3. Score the candidates (lemmas weighted by rarity, names, figures),
@@ -1315,7 +1315,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
     # each candidate's features at once, as token ids (their string sets built
     # only for the pairs compared one by one, in score())
-    candidates = np.unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
+    candidates = sorted_unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
     batch = _batch_features([items[reps[k]] for k in candidates])
     local = {k: j for j, k in enumerate(candidates)}
     feats: dict[int, _Features] = {}

@@ -83,6 +83,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from newsletter.curate import sorted_unique
 from newsletter.curate.classify import FALLBACK, TERMS, ItemBatch, classify_item
 from newsletter.models import Item
 
@@ -216,11 +217,11 @@ class _Features:
 
         content = np.frombuffer(bytes(TERMS.content), dtype=np.uint8).astype(bool)
         toks, _docs = cls._tokens(ids, content)
-        words = np.unique(toks[toks != 0])
+        words = sorted_unique(toks[toks != 0])
         prefix_of = np.array(TERMS.prefix, dtype=np.int64)
-        pres = np.unique(prefix_of[words])
+        pres = sorted_unique(prefix_of[words])
         pres = pres[pres != 0]
-        pairs = np.unique(toks[:-1][(toks[:-1] != 0) & (toks[1:] != 0)] << 32 | toks[1:][(toks[:-1] != 0) & (toks[1:] != 0)])
+        pairs = sorted_unique(toks[:-1][(toks[:-1] != 0) & (toks[1:] != 0)] << 32 | toks[1:][(toks[:-1] != 0) & (toks[1:] != 0)])
         prefix_list = [""] * len(TERMS.prefixes)
         for p, i in TERMS.prefixes.items():
             prefix_list[i] = p
