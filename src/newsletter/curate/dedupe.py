@@ -1238,11 +1238,19 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
 
 def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> DedupeResult:
     n = len(items)
-    for item in items:
-        try:
-            item.canonical_url = canonical_url(item.url, item.canonical_url)
-        except ValueError:
-            item.canonical_url = (item.url or "").strip() or None
+    urls = [item.url for item in items]
+    try:  # all at once (map: no Python frame per URL); one bad URL: item by item
+        canonical = list(map(canonical_url, urls, [item.canonical_url for item in items]))
+    except ValueError:
+        canonical = []
+        for url, page in zip(urls, [item.canonical_url for item in items]):
+            try:
+                canonical.append(canonical_url(url, page))
+            except ValueError:
+                canonical.append((url or "").strip() or None)
+    for item, url in zip(items, canonical):
+        item.canonical_url = url
+    keys = [c or u for c, u in zip(canonical, urls)]  # Item.key of every item
     uf = _UnionFind(n)
     # the dated event of each URL group, so that a group never holds two sessions
     dated: dict[int, Item] = {i: item for i, item in enumerate(items) if item.kind == "event" and item.start}
@@ -1261,9 +1269,12 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         return True
 
     # 1. Same canonical URL (events: same start too): sure, whatever the words.
+    # (only the keys held twice or more: most items have a URL of their own)
     by_url: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        by_url[item.key].append(i)
+    times = Counter(keys)
+    if len(times) < n:
+        for i in [i for i, key in enumerate(keys) if times[key] > 1]:
+            by_url[keys[i]].append(i)
     for members in by_url.values():
         if len(members) < 2:
             continue
@@ -1304,12 +1315,15 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     # on the few pairs of events both dated).
     kind_codes: dict[str, int] = {}
     kinds = np.array([kind_codes.setdefault(items[i].kind, len(kind_codes)) for i in reps], dtype=np.int64)
-    group_event = [dated.get(i, items[i]) for i in reps]
-    both_dated = np.array([e.kind == "event" and e.start is not None for e in group_event], dtype=bool)
+    # a group's dated event: ``dated`` holds every dated event and each URL
+    # group's (join), so a representative is dated exactly when it is in it
+    rep_index = {i: k for k, i in enumerate(reps)}
+    both_dated = np.zeros(m, dtype=bool)
+    both_dated[[rep_index[i] for i in dated if i in rep_index]] = True
     ok = kinds[pair_a] == kinds[pair_b]
     check = np.flatnonzero(ok & both_dated[pair_a] & both_dated[pair_b])
     for k, a, b in zip(check.tolist(), pair_a[check].tolist(), pair_b[check].tolist()):
-        if not _same_start(group_event[a], group_event[b]):
+        if not _same_start(dated[reps[a]], dated[reps[b]]):
             ok[k] = False
     pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
     pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
