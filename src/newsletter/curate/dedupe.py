@@ -656,26 +656,53 @@ class _CommonWords(dict):
 _IS_COMMON = _CommonWords()
 
 
+_NAME_FORMS: dict[str, tuple[str, str]] = {}
+
+
+def _name_form(raw: str) -> tuple[str, str]:
+    """A capitalised word as :func:`_names` reads it: its folded name ("" when
+    it names nothing: a stop word, one letter) and its lower case without an
+    elided article, for the common-word check (kept in ``_NAME_FORMS``)."""
+    word = fold(raw).replace("'", " ").split()
+    if len(word) > 1 and word[0] in ("l", "d", "qu", "j", "s", "n", "c", "m", "t"):
+        word = word[1:]  # L'ANRU, d'Amiens
+    name = "" if not word or word[-1] in _STOP_LEMMAS or len(word[-1]) < 2 else " ".join(word)
+    lower = raw.lower().replace("’", "'")
+    if "'" in lower:
+        lower = lower.split("'", 1)[1]
+    if len(_NAME_FORMS) < 500_000:
+        _NAME_FORMS[raw] = (name, lower)
+    return name, lower
+
+
 def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     """Folded names in ``text``. A capitalised word at a segment's start is a
     name when French has no such common word, or when it is capitalised
     elsewhere (``known``: "Calais", also a verb form, is named mid-sentence)."""
-    if text.isupper() or not _CAPITAL.search(text):
+    if text.isupper():
         return frozenset()  # a title in capitals names nothing by its capitals
     out: set[str] = set()
     doubtful: list[tuple[str, str]] = []
-    for match in _NAME.finditer(text):
-        raw = match.group(1)
-        word = fold(raw).replace("'", " ").split()
-        if len(word) > 1 and word[0] in ("l", "d", "qu", "j", "s", "n", "c", "m", "t"):
-            word = word[1:]  # L'ANRU, d'Amiens
-        if not word or word[-1] in _STOP_LEMMAS or len(word[-1]) < 2:
+    end = 0
+    # _NAME.finditer(text), tried only where a capital is (every name starts
+    # with one; the expression tried at every character costs ~6x more), and
+    # each distinct capitalised word read once (_NAME_FORMS)
+    for capital in _CAPITAL.finditer(text):
+        start = capital.start()
+        if start < end:
             continue
-        name = " ".join(word)
-        if match.start() == 0 or _SEGMENT_START.search(text[max(0, match.start() - 3):match.start()]):
-            lower = raw.lower().replace("’", "'")
-            if "'" in lower:
-                lower = lower.split("'", 1)[1]
+        match = _NAME.match(text, start)  # its \b reads the character before ``start``
+        if match is None:
+            continue
+        end = match.end()
+        raw = match.group(1)
+        form = _NAME_FORMS.get(raw)
+        if form is None:
+            form = _name_form(raw)
+        name, lower = form
+        if not name:
+            continue
+        if start == 0 or _SEGMENT_START.search(text[max(0, start - 3):start]):
             if _IS_COMMON[lower]:
                 doubtful.append((name, lower))
                 continue
@@ -693,6 +720,35 @@ def _figures(text: str) -> frozenset[str]:
     if not _ANY_DIGIT.search(text):  # most texts: no figure at all
         return frozenset()
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
+
+
+def _with_digits(texts: list[str]) -> list[bool]:
+    """Whether each text holds a digit (``_ANY_DIGIT``, any Unicode decimal
+    digit), for many texts at once: the Latin-1 ones (whose only decimal digits
+    are 0-9) as one byte array, the others by the regular expression (a scan
+    of every text by it costs ~10x more)."""
+    joined = "\0".join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    others: list[int] = []
+    try:
+        data = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        ends = np.cumsum(lengths + 1)
+        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
+        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
+        latin = list(texts)
+        for k in others:
+            latin[k] = ""
+        lengths[others] = 0
+        data = "\0".join(latin).encode("latin-1")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    at = np.flatnonzero((arr >= 0x30) & (arr <= 0x39))
+    has = np.zeros(len(texts), dtype=bool)
+    has[np.searchsorted(np.cumsum(lengths + 1), at, side="right")] = True
+    out = has.tolist()
+    for k in others:
+        out[k] = bool(_ANY_DIGIT.search(texts[k]))
+    return out
 
 
 @dataclass(slots=True)
@@ -881,13 +937,15 @@ def _batch_features(items: list[Item]) -> _Batch:
     title_owners, title_ids = _lemma_ids(titles, vocab)
     summary_owners, summary_ids = _lemma_ids(summaries, vocab)
     small = []
-    for title, summary in zip(titles, summaries):
-        summary_names = _names(summary) if summary else frozenset()
+    digits = _with_digits(titles + summaries)
+    nothing = frozenset()
+    for title, summary, title_digits, summary_digits in zip(titles, summaries, digits[:n], digits[n:]):
+        summary_names = _names(summary) if summary else nothing
         title_names = _names(title, summary_names)
-        title_figures = _figures(title)
+        title_figures = _figures(title) if title_digits else nothing
         small.append((
             title_names | summary_names, title_names,
-            title_figures | (_figures(summary) if summary else frozenset()), title_figures,
+            title_figures | _figures(summary) if summary_digits else title_figures, title_figures,
         ))
 
     def ids_of(part: int) -> tuple[np.ndarray, np.ndarray]:
