@@ -244,9 +244,8 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
             in_title = starts < (text_starts + title_lengths)[owners]
         if len(_STOP_HASHES):  # stop words are short: only short words are looked up
             short = np.flatnonzero(lengths <= _STOP_MAX_LENGTH)
-            at = np.minimum(np.searchsorted(_STOP_HASHES, hashes[short]), len(_STOP_HASHES) - 1)
             keep = np.ones(len(hashes), dtype=bool)
-            keep[short[_STOP_HASHES[at] == hashes[short]]] = False
+            keep[short[_is_stop_hash(hashes[short])]] = False
             hashes, owners = hashes[keep], owners[keep]
             if with_titles:
                 in_title = in_title[keep]
@@ -296,6 +295,33 @@ def _distinct_by_owner(hashes: np.ndarray, owners: np.ndarray, n: int) -> tuple[
 _STOP_HASHES = np.zeros(0, dtype=np.uint64)
 _STOP_HASHES = np.unique(_hash_words([" ".join(sorted(STOP_WORDS))])[0])
 _STOP_MAX_LENGTH = max(map(len, STOP_WORDS))
+
+
+def _stop_table() -> tuple[np.ndarray, np.uint64] | None:
+    """The stop words' hashes laid out by their low bits (the fewest bits that
+    tell them all apart, up to 16): slot ``h & mask`` holds ``h``; an empty
+    slot a value whose low bits are not its own, so no hash meets it."""
+    for bits in range(8, 17):
+        mask = (1 << bits) - 1
+        slots = (_STOP_HASHES & np.uint64(mask)).astype(np.int64)
+        if len(np.unique(slots)) == len(slots):
+            table = np.arange(1 << bits, dtype=np.uint64) ^ np.uint64(1)
+            table[slots] = _STOP_HASHES
+            return table, np.uint64(mask)
+    return None
+
+
+_STOP_TABLE = _stop_table()
+
+
+def _is_stop_hash(hashes: np.ndarray) -> np.ndarray:
+    """Which hashes are a stop word's: one look-up in :data:`_STOP_TABLE` each
+    (a binary search of the sorted hashes costs ~3x more)."""
+    if _STOP_TABLE is None:
+        at = np.minimum(np.searchsorted(_STOP_HASHES, hashes), len(_STOP_HASHES) - 1)
+        return _STOP_HASHES[at] == hashes
+    table, mask = _STOP_TABLE
+    return table[(hashes & mask).astype(np.intp)] == hashes
 
 
 def _same_start(a: Item, b: Item) -> bool:
