@@ -1397,8 +1397,9 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     # after a vectorised filter: enough words in common to be worth a look.
     # Same kind only; two events only on the same start (checked in Python
     # on the few pairs of events both dated).
-    kind_codes: dict[str, int] = {}
-    kinds = np.array([kind_codes.setdefault(items[i].kind, len(kind_codes)) for i in reps], dtype=np.int64)
+    rep_kinds = [items[i].kind for i in reps]
+    kind_codes = {kind: code for code, kind in enumerate(dict.fromkeys(rep_kinds))}
+    kinds = np.fromiter(map(kind_codes.__getitem__, rep_kinds), dtype=np.int64, count=len(reps))
     # a group's dated event: ``dated`` holds every dated event and each URL
     # group's (join), so a representative is dated exactly when it is in it
     rep_index = {i: k for k, i in enumerate(reps)}
