@@ -29,19 +29,26 @@ number of items, not of pairs. Speed (the curation benchmark's 100k items
 within its budget): word hashing, MinHash signatures and the candidate filters
 are vectorised with numpy, with plain sorts rather than permutations where
 they can be (each text's distinct words by a row-wise sort of a padded array;
-a bucket's repeated keys from a sort of the keys and a table of low bits);
-titles and summaries are hashed in one pass that also yields the title sets;
+a bucket's repeated keys from a sort of the keys and a table of low bits;
+distinct values by a sort, not numpy 2's hashing ``np.unique``: see
+:func:`newsletter.curate.sorted_unique`; stop words by one look-up in a table
+of their hashes); titles and summaries are hashed in one pass that also yields the title sets;
 MinHash runs permutation-major so that its reductions read contiguous memory;
 the batch's Latin-1 texts are folded as one string; the candidates' features
 are computed together as token ids (:func:`_batch_features`: their texts
 split as one string, words told apart by numpy hashes, a lemma looked up once
 per distinct word, each item's sets by one sort, document frequencies by one
-count; names and figures item by item), and the candidates are scored all at
+count; names item by item, sought only where a capital is, each distinct
+capitalised word read once; figures only in the texts that hold a digit,
+found for the whole batch as one byte array), and the candidates are scored all at
 once from those ids as row products of sparse matrices (in float64: the same
 similarities as the per-pair :func:`pair_similarity`, kept for the pairs
 complete linkage compares on demand, whose string sets are built only then);
 the cyclic garbage collector is off during the run (datasketch's per-object
-MinHash/LSH took ~20 s for 100k items).
+MinHash/LSH took ~20 s for 100k items). The URLs are canonicalised by one
+``map`` (most by :func:`newsletter.urls.canonical_url`'s string-method fast
+path, a shared link's tracking parameters included), and the URL groups are
+built for the keys held twice or more only. Figures: ``benchmarks/curate.py``.
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
@@ -57,6 +64,7 @@ import math
 import os
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -564,6 +572,19 @@ _LEMMAS: dict[str, str] = {}
 
 
 _FR_LEMMAS: Any = None
+_FR_LOCK = threading.Lock()
+
+
+def load_french_dictionary() -> dict[str, str]:
+    """:func:`french_dictionary`, loaded once per process (~0.2 s; thread-safe:
+    :func:`newsletter.curate.model.train_ahead` loads it in its background
+    thread after the model, so that a monthly run's dedupe finds it ready)."""
+    global _FR_LEMMAS
+    if _FR_LEMMAS is None:
+        with _FR_LOCK:
+            if _FR_LEMMAS is None:
+                _FR_LEMMAS = french_dictionary()
+    return _FR_LEMMAS
 
 
 def _cache_dir() -> Path:
@@ -609,15 +630,12 @@ def lemma(word: str) -> str:
     too slow for 100k items; words it does not know get the plural and
     feminine folding of :func:`newsletter.curate.classify.stem`.
     """
-    global _FR_LEMMAS
     got = _LEMMAS.get(word)
     if got is None:
-        if _FR_LEMMAS is None:
-            _FR_LEMMAS = french_dictionary()
         if word.isdigit():
             got = word
         else:
-            found = _FR_LEMMAS.get(word)
+            found = (_FR_LEMMAS or load_french_dictionary()).get(word)
             # stemmed after folding either way: "egalite" (capitals lose accents) meets "égalité"
             got = stem(fold(found or word).replace(" ", ""))
         if len(_LEMMAS) < 500_000:
@@ -670,10 +688,7 @@ class _CommonWords(dict):
     a look-up in its compressed dictionary costs ~50 µs)."""
 
     def __missing__(self, word: str) -> bool:
-        global _FR_LEMMAS
-        if _FR_LEMMAS is None:
-            _FR_LEMMAS = french_dictionary()
-        got = word in _FR_LEMMAS
+        got = word in (_FR_LEMMAS or load_french_dictionary())
         if len(self) < 500_000:
             self[word] = got
         return got

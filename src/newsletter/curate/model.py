@@ -421,6 +421,10 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
     left to that later call, which trains again and raises it in the caller's
     thread. None (and no thread) when the taxonomy turns the model off.
 
+    The same thread then loads the French dictionary dedupe's lemmas and
+    names read (:func:`newsletter.curate.dedupe.load_french_dictionary`,
+    ~0.2 s), so that a monthly run's curation finds it loaded too.
+
     ``benchmarks/curate.py`` (100k items): dedupe with scikit-learn imported
     beside it is 0.2-0.4 s slower, the import itself no longer adds 1-2.5 s
     to classify."""
@@ -432,6 +436,13 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
         try:
             trained(taxonomy, examples)
         except Exception:  # noqa: BLE001 - raised again by the caller's own trained() (see above)
+            pass
+        # then the French dictionary dedupe reads (~0.2 s), in the same thread
+        from newsletter.curate.dedupe import load_french_dictionary
+
+        try:
+            load_french_dictionary()
+        except Exception:  # noqa: BLE001 - dedupe loads it again itself and raises there
             pass
 
     # not a daemon: a process that ends meanwhile waits for it rather than
