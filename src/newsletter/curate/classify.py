@@ -405,10 +405,8 @@ def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
 
     One sort of 64-bit numbers whose top bits are the key's top bits and the
     low bits the token's index (an argsort costs several times more): equal
-    top bits, one group. Checked: every group holds one key (each key in the
-    sorted order compared with its neighbour in the group: the same test as
-    counting the distinct keys, without a second sort of them all), else (two
-    keys sharing their top bits) ``np.unique``."""
+    top bits, one group. Checked: as many groups as distinct keys (a sort of
+    the keys alone), else (two keys sharing their top bits) ``np.unique``."""
     import numpy as np
 
     n = len(key)
@@ -422,11 +420,10 @@ def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
     np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])  # the top bits change
     packed &= low
     order = packed.view(np.int64)
-    keys = key[order]
-    mixed = keys[1:] != keys[:-1]
-    mixed &= ~new_run[1:]  # two keys in one group
+    keys = np.sort(key)
+    distinct = int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
     del keys
-    if mixed.any():
+    if distinct != int(np.count_nonzero(new_run)):
         _keys, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
         return firsts, inverse.reshape(-1)
     group = np.cumsum(new_run, dtype=np.int32 if n < 2**31 else np.int64)
