@@ -398,6 +398,10 @@ def test_features_computed_together_are_each_items_own():
         ("LES VIGNERONS S'INQUIÈTENT DE LA QUALITÉ DE L'AIR", "\u00a0\xa0tab\tnl\nx anticonstitutionnellementissimementalement"),
         ("", ""),
         ("2024", "Programme 2024 et 2025, 1 500 euros."),
+        # digits that are not ASCII (found for the batch apart from the Latin-1 texts), a digit in one part only
+        ("Réunion n°٣ à Lens", "Le bilan : ١٢ projets, xAmiens et １ quartier"),
+        ("Bilan à Arras", "Arras compte 3 quartiers"),
+        ("Arras : 7 quartiers", "Bilan à Arras"),
     ]
     items = [press(title, f"https://a.fr/{k}", summary=summary, outlet="L'Observateur" if k % 2 else "")
              for k, (title, summary) in enumerate(texts)]
@@ -410,6 +414,19 @@ def test_features_computed_together_are_each_items_own():
             assert getattr(got, name) == getattr(want, name), (name, texts[k])
     df = Counter(t for f in feats for t in f.named | f.figures)
     assert batch.idf == {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
+
+
+def test_names_are_capitalised_words_that_start_a_word():
+    # names are sought only where a capital is: a capital inside a word
+    # ("xAmiens") names nothing, an elided article goes ("l'ANRU"), and a
+    # segment's first word that French also has as a common word ("Calais")
+    # counts only when it is named elsewhere
+    from newsletter.curate.dedupe import _names
+
+    text = "À Lens, l'ANRU et xAmiens : Calais"
+    assert _names(text) == {"lens", "anru"}
+    assert _names(text, frozenset({"calais"})) == {"lens", "anru", "calais"}
+    assert _names("LENS ET AMIENS") == frozenset()
 
 
 def test_words_split_by_translation_are_the_regular_expressions_words():

@@ -82,8 +82,9 @@ def test_strip_tracking_keeps_the_link_working():
 
 
 def test_the_fast_path_gives_what_the_general_path_gives():
-    # dedupe canonicalises 100k URLs through a string-method fast path; an empty
-    # query ("?") sends the same URL through urllib: the same form either way
+    # dedupe canonicalises 100k URLs through a string-method fast path (a
+    # query of tracking parameters only included); a fragment ("#") sends the
+    # same URL through urllib: the same form either way
     urls = [
         "https://WWW.Irev.FR/actualités/été-2026/", "http://irev.fr//a//b//", "https://irev.fr",
         "https://irev.fr./x", "HTTPS://www.www.irev.fr/x~y_z-1.html", "https://irev.fr/a\"b<c>{d}|e^f[g]`h",
@@ -91,4 +92,10 @@ def test_the_fast_path_gives_what_the_general_path_gives():
         "http://irev.fr/espace\u00a0insécable", "https://irev.fr/zéro\u200blargeur",
     ]
     for url in urls:
-        assert canonical_url(url) == canonical_url(url + "?"), url
+        assert canonical_url(url) == canonical_url(url + "#"), url
+        assert canonical_url(url + "?") == canonical_url(url + "?#"), url
+        shared = url + "?utm_source=lettre&xtor=RSS-3&&fbclid"
+        assert canonical_url(shared) == canonical_url(shared + "#") == canonical_url(url), url
+        # an escaped or "+" name is unquoted by urllib first: the general path
+        assert canonical_url(url + "?%75tm_x=1") == canonical_url(url), url
+        assert canonical_url(url + "?a+b=1") == canonical_url(url + "?a+b=1#"), url

@@ -21,3 +21,16 @@ def gc_paused() -> Iterator[None]:
     finally:
         if collecting:
             gc.enable()
+
+
+def sorted_unique(values):  # type: ignore[no-untyped-def]
+    """``np.unique(values)`` (the sorted distinct values, flattened) by one sort
+    and a comparison of neighbours: numpy 2.3+'s ``np.unique`` without
+    ``return_*`` builds a hash table first, 10-30x slower on the 64-bit
+    integers curation reads (0.45 s against 0.02 s for 400k ids)."""
+    import numpy as np
+
+    out = np.sort(np.ravel(values))
+    if len(out) > 1:
+        out = out[np.concatenate(([True], out[1:] != out[:-1]))]
+    return out

@@ -65,7 +65,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote, unquote_to_bytes
 
 
-from newsletter.curate import gc_paused
+from newsletter.curate import gc_paused, sorted_unique
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
@@ -435,6 +435,30 @@ def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
 
 TERMS = TermTable()
 
+_HEX_VALUES = bytes(int(chr(c), 16) if chr(c) in "0123456789abcdefABCDEF" else 255 for c in range(256))
+
+
+def _unquote_bytes(data: bytes) -> bytes:
+    """``urllib.parse.unquote_to_bytes(data)`` with numpy (urllib splits the
+    text at every ``%``: ~0.1 s for 100k URLs with accents): a ``%`` followed
+    by two hexadecimal digits is that byte, anything else stays as it is
+    (escapes never overlap: a hexadecimal digit is not ``%``)."""
+    import numpy as np
+
+    arr = np.frombuffer(data, dtype=np.uint8)
+    if len(arr) < 3:
+        return unquote_to_bytes(data)
+    value = np.frombuffer(_HEX_VALUES, dtype=np.uint8)[arr]
+    at = np.flatnonzero((arr[:-2] == 0x25) & (value[1:-1] != 255) & (value[2:] != 255))
+    if not len(at):
+        return data
+    out = arr.copy()
+    out[at] = (value[at + 1] << 4) | value[at + 2]
+    keep = np.ones(len(arr), dtype=bool)
+    keep[at + 1] = False
+    keep[at + 2] = False
+    return out[keep].tobytes()
+
 
 class ItemBatch:
     """The stem ids of many items' titles and summaries (see :meth:`TermTable.batch`),
@@ -728,14 +752,14 @@ class Taxonomy:
             return set()
         import numpy as np
 
-        urls = "\0".join([f"{i.url or ''} {i.canonical_url or ''}" for i in items])
+        urls = "\0".join(map(" ".join, zip([i.url or "" for i in items], [i.canonical_url or "" for i in items])))
         if "%" in urls:
             # unquote() of every URL, in one pass over the bytes (unquote() itself
             # splits the text at every accent): the same text, as UTF-8 decoding
             # with "replace" reads an escape next to a raw character or a NUL
             # the same way (a raw character is a whole UTF-8 sequence)
             try:
-                urls = unquote_to_bytes(urls.encode("utf-8")).decode("utf-8", "replace")
+                urls = _unquote_bytes(urls.encode("utf-8")).decode("utf-8", "replace")
             except UnicodeEncodeError:  # a lone surrogate
                 urls = "\0".join(unquote(u) for u in urls.split("\0"))
         folded = fold_joined(urls.split("\0"))
@@ -902,7 +926,7 @@ class _KeywordMatcher:
                 keep = ~np.isin(pos * self.size + ent, hidden)
                 pos, ent = pos[keep], ent[keep]
         docs = np.searchsorted(starts, pos, side="right") - 1
-        return np.unique(docs * self.size + ent)
+        return sorted_unique(docs * self.size + ent)
 
 
 def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:

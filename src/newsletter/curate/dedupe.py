@@ -29,19 +29,26 @@ number of items, not of pairs. Speed (the curation benchmark's 100k items
 within its budget): word hashing, MinHash signatures and the candidate filters
 are vectorised with numpy, with plain sorts rather than permutations where
 they can be (each text's distinct words by a row-wise sort of a padded array;
-a bucket's repeated keys from a sort of the keys and a table of low bits);
-titles and summaries are hashed in one pass that also yields the title sets;
+a bucket's repeated keys from a sort of the keys and a table of low bits;
+distinct values by a sort, not numpy 2's hashing ``np.unique``: see
+:func:`newsletter.curate.sorted_unique`; stop words by one look-up in a table
+of their hashes); titles and summaries are hashed in one pass that also yields the title sets;
 MinHash runs permutation-major so that its reductions read contiguous memory;
 the batch's Latin-1 texts are folded as one string; the candidates' features
 are computed together as token ids (:func:`_batch_features`: their texts
 split as one string, words told apart by numpy hashes, a lemma looked up once
 per distinct word, each item's sets by one sort, document frequencies by one
-count; names and figures item by item), and the candidates are scored all at
+count; names item by item, sought only where a capital is, each distinct
+capitalised word read once; figures only in the texts that hold a digit,
+found for the whole batch as one byte array), and the candidates are scored all at
 once from those ids as row products of sparse matrices (in float64: the same
 similarities as the per-pair :func:`pair_similarity`, kept for the pairs
 complete linkage compares on demand, whose string sets are built only then);
 the cyclic garbage collector is off during the run (datasketch's per-object
-MinHash/LSH took ~20 s for 100k items).
+MinHash/LSH took ~20 s for 100k items). The URLs are canonicalised by one
+``map`` (most by :func:`newsletter.urls.canonical_url`'s string-method fast
+path, a shared link's tracking parameters included), and the URL groups are
+built for the keys held twice or more only. Figures: ``benchmarks/curate.py``.
 
 Richest copy (kept): an event with a start date beats one without; then the
 longest summary; then having an image; then having a date; then the earliest
@@ -57,6 +64,7 @@ import math
 import os
 import re
 import sys
+import threading
 import unicodedata
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -68,7 +76,7 @@ from typing import IO, Any, Iterable
 import numpy as np
 from scipy import sparse
 
-from newsletter.curate import gc_paused
+from newsletter.curate import gc_paused, sorted_unique
 from newsletter.curate.classify import fold, read_items_jsonl, stem, write_items_jsonl
 from newsletter.errors import UserError
 from newsletter.files import atomic_write
@@ -182,7 +190,7 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     except UnicodeEncodeError:
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
-        for k in np.unique(np.searchsorted(ends, at, side="right")).tolist():
+        for k in sorted_unique(np.searchsorted(ends, at, side="right")).tolist():
             title = fold(texts[k]) if texts[k] else ""
             title_lengths[k] = len(title)
             piece = title if summaries is None else f"{title}\n{fold(summaries[k]) if summaries[k] else ''}"
@@ -244,9 +252,8 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
             in_title = starts < (text_starts + title_lengths)[owners]
         if len(_STOP_HASHES):  # stop words are short: only short words are looked up
             short = np.flatnonzero(lengths <= _STOP_MAX_LENGTH)
-            at = np.minimum(np.searchsorted(_STOP_HASHES, hashes[short]), len(_STOP_HASHES) - 1)
             keep = np.ones(len(hashes), dtype=bool)
-            keep[short[_STOP_HASHES[at] == hashes[short]]] = False
+            keep[short[_is_stop_hash(hashes[short])]] = False
             hashes, owners = hashes[keep], owners[keep]
             if with_titles:
                 in_title = in_title[keep]
@@ -296,6 +303,33 @@ def _distinct_by_owner(hashes: np.ndarray, owners: np.ndarray, n: int) -> tuple[
 _STOP_HASHES = np.zeros(0, dtype=np.uint64)
 _STOP_HASHES = np.unique(_hash_words([" ".join(sorted(STOP_WORDS))])[0])
 _STOP_MAX_LENGTH = max(map(len, STOP_WORDS))
+
+
+def _stop_table() -> tuple[np.ndarray, np.uint64] | None:
+    """The stop words' hashes laid out by their low bits (the fewest bits that
+    tell them all apart, up to 16): slot ``h & mask`` holds ``h``; an empty
+    slot a value whose low bits are not its own, so no hash meets it."""
+    for bits in range(8, 17):
+        mask = (1 << bits) - 1
+        slots = (_STOP_HASHES & np.uint64(mask)).astype(np.int64)
+        if len(np.unique(slots)) == len(slots):
+            table = np.arange(1 << bits, dtype=np.uint64) ^ np.uint64(1)
+            table[slots] = _STOP_HASHES
+            return table, np.uint64(mask)
+    return None
+
+
+_STOP_TABLE = _stop_table()
+
+
+def _is_stop_hash(hashes: np.ndarray) -> np.ndarray:
+    """Which hashes are a stop word's: one look-up in :data:`_STOP_TABLE` each
+    (a binary search of the sorted hashes costs ~3x more)."""
+    if _STOP_TABLE is None:
+        at = np.minimum(np.searchsorted(_STOP_HASHES, hashes), len(_STOP_HASHES) - 1)
+        return _STOP_HASHES[at] == hashes
+    table, mask = _STOP_TABLE
+    return table[(hashes & mask).astype(np.intp)] == hashes
 
 
 def _same_start(a: Item, b: Item) -> bool:
@@ -538,6 +572,19 @@ _LEMMAS: dict[str, str] = {}
 
 
 _FR_LEMMAS: Any = None
+_FR_LOCK = threading.Lock()
+
+
+def load_french_dictionary() -> dict[str, str]:
+    """:func:`french_dictionary`, loaded once per process (~0.2 s; thread-safe:
+    :func:`newsletter.curate.model.train_ahead` loads it in its background
+    thread after the model, so that a monthly run's dedupe finds it ready)."""
+    global _FR_LEMMAS
+    if _FR_LEMMAS is None:
+        with _FR_LOCK:
+            if _FR_LEMMAS is None:
+                _FR_LEMMAS = french_dictionary()
+    return _FR_LEMMAS
 
 
 def _cache_dir() -> Path:
@@ -583,15 +630,12 @@ def lemma(word: str) -> str:
     too slow for 100k items; words it does not know get the plural and
     feminine folding of :func:`newsletter.curate.classify.stem`.
     """
-    global _FR_LEMMAS
     got = _LEMMAS.get(word)
     if got is None:
-        if _FR_LEMMAS is None:
-            _FR_LEMMAS = french_dictionary()
         if word.isdigit():
             got = word
         else:
-            found = _FR_LEMMAS.get(word)
+            found = (_FR_LEMMAS or load_french_dictionary()).get(word)
             # stemmed after folding either way: "egalite" (capitals lose accents) meets "égalité"
             got = stem(fold(found or word).replace(" ", ""))
         if len(_LEMMAS) < 500_000:
@@ -644,10 +688,7 @@ class _CommonWords(dict):
     a look-up in its compressed dictionary costs ~50 µs)."""
 
     def __missing__(self, word: str) -> bool:
-        global _FR_LEMMAS
-        if _FR_LEMMAS is None:
-            _FR_LEMMAS = french_dictionary()
-        got = word in _FR_LEMMAS
+        got = word in (_FR_LEMMAS or load_french_dictionary())
         if len(self) < 500_000:
             self[word] = got
         return got
@@ -656,26 +697,53 @@ class _CommonWords(dict):
 _IS_COMMON = _CommonWords()
 
 
+_NAME_FORMS: dict[str, tuple[str, str]] = {}
+
+
+def _name_form(raw: str) -> tuple[str, str]:
+    """A capitalised word as :func:`_names` reads it: its folded name ("" when
+    it names nothing: a stop word, one letter) and its lower case without an
+    elided article, for the common-word check (kept in ``_NAME_FORMS``)."""
+    word = fold(raw).replace("'", " ").split()
+    if len(word) > 1 and word[0] in ("l", "d", "qu", "j", "s", "n", "c", "m", "t"):
+        word = word[1:]  # L'ANRU, d'Amiens
+    name = "" if not word or word[-1] in _STOP_LEMMAS or len(word[-1]) < 2 else " ".join(word)
+    lower = raw.lower().replace("’", "'")
+    if "'" in lower:
+        lower = lower.split("'", 1)[1]
+    if len(_NAME_FORMS) < 500_000:
+        _NAME_FORMS[raw] = (name, lower)
+    return name, lower
+
+
 def _names(text: str, known: frozenset[str] = frozenset()) -> frozenset[str]:
     """Folded names in ``text``. A capitalised word at a segment's start is a
     name when French has no such common word, or when it is capitalised
     elsewhere (``known``: "Calais", also a verb form, is named mid-sentence)."""
-    if text.isupper() or not _CAPITAL.search(text):
+    if text.isupper():
         return frozenset()  # a title in capitals names nothing by its capitals
     out: set[str] = set()
     doubtful: list[tuple[str, str]] = []
-    for match in _NAME.finditer(text):
-        raw = match.group(1)
-        word = fold(raw).replace("'", " ").split()
-        if len(word) > 1 and word[0] in ("l", "d", "qu", "j", "s", "n", "c", "m", "t"):
-            word = word[1:]  # L'ANRU, d'Amiens
-        if not word or word[-1] in _STOP_LEMMAS or len(word[-1]) < 2:
+    end = 0
+    # _NAME.finditer(text), tried only where a capital is (every name starts
+    # with one; the expression tried at every character costs ~6x more), and
+    # each distinct capitalised word read once (_NAME_FORMS)
+    for capital in _CAPITAL.finditer(text):
+        start = capital.start()
+        if start < end:
             continue
-        name = " ".join(word)
-        if match.start() == 0 or _SEGMENT_START.search(text[max(0, match.start() - 3):match.start()]):
-            lower = raw.lower().replace("’", "'")
-            if "'" in lower:
-                lower = lower.split("'", 1)[1]
+        match = _NAME.match(text, start)  # its \b reads the character before ``start``
+        if match is None:
+            continue
+        end = match.end()
+        raw = match.group(1)
+        form = _NAME_FORMS.get(raw)
+        if form is None:
+            form = _name_form(raw)
+        name, lower = form
+        if not name:
+            continue
+        if start == 0 or _SEGMENT_START.search(text[max(0, start - 3):start]):
             if _IS_COMMON[lower]:
                 doubtful.append((name, lower))
                 continue
@@ -693,6 +761,35 @@ def _figures(text: str) -> frozenset[str]:
     if not _ANY_DIGIT.search(text):  # most texts: no figure at all
         return frozenset()
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
+
+
+def _with_digits(texts: list[str]) -> list[bool]:
+    """Whether each text holds a digit (``_ANY_DIGIT``, any Unicode decimal
+    digit), for many texts at once: the Latin-1 ones (whose only decimal digits
+    are 0-9) as one byte array, the others by the regular expression (a scan
+    of every text by it costs ~10x more)."""
+    joined = "\0".join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    others: list[int] = []
+    try:
+        data = joined.encode("latin-1")
+    except UnicodeEncodeError:
+        ends = np.cumsum(lengths + 1)
+        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
+        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
+        latin = list(texts)
+        for k in others:
+            latin[k] = ""
+        lengths[others] = 0
+        data = "\0".join(latin).encode("latin-1")
+    arr = np.frombuffer(data, dtype=np.uint8)
+    at = np.flatnonzero((arr >= 0x30) & (arr <= 0x39))
+    has = np.zeros(len(texts), dtype=bool)
+    has[np.searchsorted(np.cumsum(lengths + 1), at, side="right")] = True
+    out = has.tolist()
+    for k in others:
+        out[k] = bool(_ANY_DIGIT.search(texts[k]))
+    return out
 
 
 @dataclass(slots=True)
@@ -766,7 +863,7 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         low = "\n".join(lows)
         ends = np.cumsum(lengths + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(low)), dtype=np.int64)
-        others = np.unique(np.searchsorted(ends, at, side="right")).tolist()
+        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
         latin = list(lows)
         for k in others:
             latin[k] = ""
@@ -881,13 +978,15 @@ def _batch_features(items: list[Item]) -> _Batch:
     title_owners, title_ids = _lemma_ids(titles, vocab)
     summary_owners, summary_ids = _lemma_ids(summaries, vocab)
     small = []
-    for title, summary in zip(titles, summaries):
-        summary_names = _names(summary) if summary else frozenset()
+    digits = _with_digits(titles + summaries)
+    nothing = frozenset()
+    for title, summary, title_digits, summary_digits in zip(titles, summaries, digits[:n], digits[n:]):
+        summary_names = _names(summary) if summary else nothing
         title_names = _names(title, summary_names)
-        title_figures = _figures(title)
+        title_figures = _figures(title) if title_digits else nothing
         small.append((
             title_names | summary_names, title_names,
-            title_figures | (_figures(summary) if summary else frozenset()), title_figures,
+            title_figures | _figures(summary) if summary_digits else title_figures, title_figures,
         ))
 
     def ids_of(part: int) -> tuple[np.ndarray, np.ndarray]:
@@ -1189,7 +1288,7 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
     arr = np.asarray(pairs, dtype=np.int64)
 
     # only the texts of the pairs get a row (their words looked up; df counts every text)
-    rows = np.unique(arr)
+    rows = sorted_unique(arr)
     in_pairs = np.zeros(len(text_counts), dtype=bool)
     in_pairs[rows] = True
     local = np.full(len(text_counts), -1, dtype=np.int64)
@@ -1238,11 +1337,19 @@ def dedupe(items: Iterable[Item], *, threshold: float = MERGE_AT, suggest_thresh
 
 def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> DedupeResult:
     n = len(items)
-    for item in items:
-        try:
-            item.canonical_url = canonical_url(item.url, item.canonical_url)
-        except ValueError:
-            item.canonical_url = (item.url or "").strip() or None
+    urls = [item.url for item in items]
+    try:  # all at once (map: no Python frame per URL); one bad URL: item by item
+        canonical = list(map(canonical_url, urls, [item.canonical_url for item in items]))
+    except ValueError:
+        canonical = []
+        for url, page in zip(urls, [item.canonical_url for item in items]):
+            try:
+                canonical.append(canonical_url(url, page))
+            except ValueError:
+                canonical.append((url or "").strip() or None)
+    for item, url in zip(items, canonical):
+        item.canonical_url = url
+    keys = [c or u for c, u in zip(canonical, urls)]  # Item.key of every item
     uf = _UnionFind(n)
     # the dated event of each URL group, so that a group never holds two sessions
     dated: dict[int, Item] = {i: item for i, item in enumerate(items) if item.kind == "event" and item.start}
@@ -1261,9 +1368,12 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         return True
 
     # 1. Same canonical URL (events: same start too): sure, whatever the words.
+    # (only the keys held twice or more: most items have a URL of their own)
     by_url: dict[str, list[int]] = defaultdict(list)
-    for i, item in enumerate(items):
-        by_url[item.key].append(i)
+    times = Counter(keys)
+    if len(times) < n:
+        for i in [i for i, key in enumerate(keys) if times[key] > 1]:
+            by_url[keys[i]].append(i)
     for members in by_url.values():
         if len(members) < 2:
             continue
@@ -1295,27 +1405,31 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     title_ids = _word_ids(title_hashes)  # shared by the rare-word candidates and the filter
     found.append(_rare_title_pairs(title_hashes, title_counts, titled, title_ids))
     m = len(reps)
-    codes = np.unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
+    codes = sorted_unique(np.concatenate(found).astype(np.int64) @ np.array([m, 1], dtype=np.int64))
     pair_a, pair_b = codes // m, codes % m  # distinct pairs a < b, in sorted order
 
     # 3. Score the candidates (lemmas weighted by rarity, names, figures),
     # after a vectorised filter: enough words in common to be worth a look.
     # Same kind only; two events only on the same start (checked in Python
     # on the few pairs of events both dated).
-    kind_codes: dict[str, int] = {}
-    kinds = np.array([kind_codes.setdefault(items[i].kind, len(kind_codes)) for i in reps], dtype=np.int64)
-    group_event = [dated.get(i, items[i]) for i in reps]
-    both_dated = np.array([e.kind == "event" and e.start is not None for e in group_event], dtype=bool)
+    rep_kinds = [items[i].kind for i in reps]
+    kind_codes = {kind: code for code, kind in enumerate(dict.fromkeys(rep_kinds))}
+    kinds = np.fromiter(map(kind_codes.__getitem__, rep_kinds), dtype=np.int64, count=len(reps))
+    # a group's dated event: ``dated`` holds every dated event and each URL
+    # group's (join), so a representative is dated exactly when it is in it
+    rep_index = {i: k for k, i in enumerate(reps)}
+    both_dated = np.zeros(m, dtype=bool)
+    both_dated[[rep_index[i] for i in dated if i in rep_index]] = True
     ok = kinds[pair_a] == kinds[pair_b]
     check = np.flatnonzero(ok & both_dated[pair_a] & both_dated[pair_b])
     for k, a, b in zip(check.tolist(), pair_a[check].tolist(), pair_b[check].tolist()):
-        if not _same_start(group_event[a], group_event[b]):
+        if not _same_start(dated[reps[a]], dated[reps[b]]):
             ok[k] = False
     pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
     pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
     # each candidate's features at once, as token ids (their string sets built
     # only for the pairs compared one by one, in score())
-    candidates = np.unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
+    candidates = sorted_unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
     batch = _batch_features([items[reps[k]] for k in candidates])
     local = {k: j for j, k in enumerate(candidates)}
     feats: dict[int, _Features] = {}

@@ -85,6 +85,7 @@ import weakref
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Sequence
 
+from newsletter.curate import sorted_unique
 from newsletter.curate.classify import FALLBACK, TERMS, ItemBatch, classify_item
 from newsletter.models import Item
 
@@ -218,11 +219,11 @@ class _Features:
 
         content = np.frombuffer(bytes(TERMS.content), dtype=np.uint8).astype(bool)
         toks, _docs = cls._tokens(ids, content)
-        words = np.unique(toks[toks != 0])
+        words = sorted_unique(toks[toks != 0])
         prefix_of = np.array(TERMS.prefix, dtype=np.int64)
-        pres = np.unique(prefix_of[words])
+        pres = sorted_unique(prefix_of[words])
         pres = pres[pres != 0]
-        pairs = np.unique(toks[:-1][(toks[:-1] != 0) & (toks[1:] != 0)] << 32 | toks[1:][(toks[:-1] != 0) & (toks[1:] != 0)])
+        pairs = sorted_unique(toks[:-1][(toks[:-1] != 0) & (toks[1:] != 0)] << 32 | toks[1:][(toks[:-1] != 0) & (toks[1:] != 0)])
         prefix_list = [""] * len(TERMS.prefixes)
         for p, i in TERMS.prefixes.items():
             prefix_list[i] = p
@@ -422,6 +423,10 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
     left to that later call, which trains again and raises it in the caller's
     thread. None (and no thread) when the taxonomy turns the model off.
 
+    The same thread then loads the French dictionary dedupe's lemmas and
+    names read (:func:`newsletter.curate.dedupe.load_french_dictionary`,
+    ~0.2 s), so that a monthly run's curation finds it loaded too.
+
     ``benchmarks/curate.py`` (100k items): dedupe with scikit-learn imported
     beside it is 0.2-0.4 s slower, the import itself no longer adds 1-2.5 s
     to classify."""
@@ -433,6 +438,13 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
         try:
             trained(taxonomy, examples)
         except Exception:  # noqa: BLE001 - raised again by the caller's own trained() (see above)
+            pass
+        # then the French dictionary dedupe reads (~0.2 s), in the same thread
+        from newsletter.curate.dedupe import load_french_dictionary
+
+        try:
+            load_french_dictionary()
+        except Exception:  # noqa: BLE001 - dedupe loads it again itself and raises there
             pass
 
     # not a daemon: a process that ends meanwhile waits for it rather than
