@@ -414,8 +414,11 @@ def trained(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None = N
 def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None = None) -> threading.Thread | None:
     """Start training the model for this taxonomy and these corrections in a
     background thread, so that importing scikit-learn (1 to 2.5 s on a shared
-    machine) and training happen while the caller does something else (the
-    curation dedupes meanwhile: it needs neither scikit-learn nor the model).
+    machine) and training happen while the caller does something else: a
+    monthly run calls it before fetching the sources (``collect_step``), which
+    waits on the network; :func:`~newsletter.curate.curation.curate` calls it
+    again before dedupe (which needs neither scikit-learn nor the model), a
+    no-op when the model is already trained.
 
     The thread fills :func:`trained`'s cache; a later :func:`trained` (as
     :func:`classify_pending` makes) waits for it and returns the same model.
@@ -427,9 +430,10 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
     names read (:func:`newsletter.curate.dedupe.load_french_dictionary`,
     ~0.2 s), so that a monthly run's curation finds it loaded too.
 
-    ``benchmarks/curate.py`` (100k items): dedupe with scikit-learn imported
-    beside it is 0.2-0.4 s slower, the import itself no longer adds 1-2.5 s
-    to classify."""
+    ``benchmarks/curate.py`` times this apart (``model s``, 1.5-2.2 s) from
+    the curation that finds the model ready; started right before dedupe
+    instead, importing beside dedupe's Python loops slows dedupe by about as
+    much as it saves (the GIL): the gain is real only beside waiting on I/O."""
     if taxonomy.settings.get("model_weight", 1.0) <= 0:
         return None
     examples = list(examples or ())
