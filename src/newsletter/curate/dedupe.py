@@ -179,15 +179,30 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     characters (curly apostrophes, œ, non-Latin scripts) are folded one by one
     by fold() itself.
     """
+    # the titles and summaries joined as one list (no string per item)
     if summaries is None:
-        pieces = [t or "" for t in texts]
+        parts = [t or "" for t in texts]
     else:
-        pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
-    title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
-    joined = "\n".join(pieces) + "\n"
+        parts = [""] * (2 * len(texts))
+        parts[0::2] = texts
+        parts[1::2] = summaries
+        if None in parts:
+            parts = [p or "" for p in parts]
+    part_lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if summaries is None:
+        title_lengths = lengths = part_lengths
+    else:
+        title_lengths = part_lengths[0::2].copy()
+        lengths = title_lengths + 1 + part_lengths[1::2]
+    joined = "\n".join(parts) + "\n"
     try:
         data = joined.encode("latin-1")
     except UnicodeEncodeError:
+        if summaries is None:
+            pieces = parts
+        else:
+            pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
+        title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
         for k in sorted_unique(np.searchsorted(ends, at, side="right")).tolist():
@@ -197,7 +212,7 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
             pieces[k] = piece.translate(_CAPITALS_AS_SPACES)
         joined = "\n".join(pieces) + "\n"
         data = joined.encode("latin-1")
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths, title_lengths
 
 
@@ -222,10 +237,13 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
             texts[lo:lo + chunk], summaries[lo:lo + chunk] if summaries is not None else None
         )
         alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
-        before = np.concatenate(([False], alnum[:-1]))
-        after = np.concatenate((alnum[1:], [False]))
-        starts = np.flatnonzero(alnum & ~before)
-        lengths = np.flatnonzero(alnum & ~after) + 1 - starts
+        # words start and end where alnum changes (the bytes end with a newline)
+        edges = np.flatnonzero(alnum[1:] != alnum[:-1])
+        edges += 1
+        if alnum[0]:
+            edges = np.concatenate(([0], edges))
+        starts = edges[0::2]
+        lengths = edges[1::2] - starts
         keep = (lengths >= 2) | (arr[starts] <= 57)  # words of 2+ characters, and single digits
         starts, lengths = starts[keep], lengths[keep]
         # FNV-1a character by character, the words ordered longest first so
@@ -250,10 +268,9 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
         if with_titles:  # a word of the title part starts before the title's end
             text_starts = text_ends - part_lengths - 1
             in_title = starts < (text_starts + title_lengths)[owners]
-        if len(_STOP_HASHES):  # stop words are short: only short words are looked up
-            short = np.flatnonzero(lengths <= _STOP_MAX_LENGTH)
-            keep = np.ones(len(hashes), dtype=bool)
-            keep[short[_is_stop_hash(hashes[short])]] = False
+        if len(_STOP_HASHES):  # a stop word: a stop word's hash, and short
+            keep = ~_is_stop_hash(hashes)
+            keep |= lengths > _STOP_MAX_LENGTH
             hashes, owners = hashes[keep], owners[keep]
             if with_titles:
                 in_title = in_title[keep]
