@@ -853,8 +853,42 @@ def _features(item: Item) -> _Features:
 
 
 _HASH2_MULT = np.uint64(0x9E3779B97F4A7C15)
+_HASH_BLOCK = 1 << 14
 # a Latin-1 character as a byte, lower-cased, then kept when a word character (as _WORD_BYTES), else a space
 _LOWER_WORD_BYTES = bytes(_WORD_BYTES[ord(chr(c).lower())] for c in range(256))
+
+
+def _ranks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each hash's rank among the distinct ``hashes`` (sorted), and for each
+    distinct hash, in that order, the index of one of its occurrences.
+
+    One sort of 64-bit numbers whose top bits are the hash's and the low bits
+    its index (a binary search of every hash among the distinct ones costs
+    ~4x more): a change of top bits, a new hash. Checked against the count of
+    distinct hashes (a plain sort); should two hashes share their top bits,
+    the binary search."""
+    n = len(hashes)
+    uniq = np.sort(hashes)
+    if n > 1:
+        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
+    if n:
+        low = np.uint64((1 << max(1, n.bit_length())) - 1)
+        packed = hashes & ~low
+        packed |= np.arange(n, dtype=np.uint64)
+        packed.sort()
+        new_run = np.empty(n, dtype=bool)
+        new_run[0] = True
+        np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])
+        if int(np.count_nonzero(new_run)) == len(uniq):
+            packed &= low
+            order = packed.view(np.int64)
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.cumsum(new_run) - 1
+            return rank, order[new_run]
+    rank = np.searchsorted(uniq, hashes)
+    where = np.zeros(len(uniq), dtype=np.int64)
+    where[rank] = np.arange(n)
+    return rank, where
 
 
 def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -899,25 +933,35 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
                        np.diff(np.searchsorted(starts, np.cumsum(lengths + 1)), prepend=0))
     # two hashes of every character of each word (FNV-1a, and a multiplicative
     # one), the words longest first so that those still going are a prefix
-    by_length = np.argsort(-wlengths, kind="stable")
+    # (sorted as 16-bit numbers when they fit: a radix sort, ~5x faster; the same order)
+    small = not len(wlengths) or int(wlengths.max()) < 2**15
+    by_length = np.argsort(np.negative(wlengths.astype(np.int16) if small else wlengths), kind="stable")
     s_starts, s_lengths = starts[by_length], wlengths[by_length]
     going = len(s_lengths) - np.cumsum(np.bincount(s_lengths, minlength=1))
+    # Computed block by block of _HASH_BLOCK words (the block's arrays stay in
+    # the CPU cache: ~2.5x faster than passes over all the words), in place.
     h1 = np.full(len(s_starts), _FNV_OFFSET, dtype=np.uint64)
     h2 = np.zeros(len(s_starts), dtype=np.uint64)
+    one = np.uint64(1)
     with np.errstate(over="ignore"):
-        for k in range(int(s_lengths.max()) if len(s_lengths) else 0):
-            live = int(going[k])
-            c = arr[s_starts[:live] + k].astype(np.uint64)
-            h1[:live] = (h1[:live] ^ c) * _FNV_PRIME
-            h2[:live] = (h2[:live] + c + np.uint64(1)) * _HASH2_MULT
+        for lo in range(0, len(s_starts), _HASH_BLOCK):
+            hi = min(lo + _HASH_BLOCK, len(s_starts))
+            at = s_starts[lo:hi].copy()  # where each word's character k is
+            b1, b2 = h1[lo:hi], h2[lo:hi]
+            for k in range(int(s_lengths[lo])):  # the block's longest word
+                live = min(int(going[k]), hi) - lo
+                c = arr[at[:live]].astype(np.uint64)
+                at += 1
+                x1 = b1[:live]
+                np.bitwise_xor(x1, c, out=x1)
+                np.multiply(x1, _FNV_PRIME, out=x1)
+                c += one
+                x2 = b2[:live]
+                np.add(x2, c, out=x2)
+                np.multiply(x2, _HASH2_MULT, out=x2)
     hashes, second = np.empty_like(h1), np.empty_like(h2)
     hashes[by_length], second[by_length] = h1, h2
-    uniq = np.sort(hashes)
-    if len(uniq) > 1:
-        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
-    word = np.searchsorted(uniq, hashes)
-    where = np.zeros(len(uniq), dtype=np.int64)
-    where[word] = np.arange(len(word))  # one occurrence of each distinct word
+    word, where = _ranks(hashes)  # each word's rank among the distinct hashes; one occurrence of each
     if not np.array_equal(second[where][word], second):  # two words, one hash: read them as strings
         words = spaced.decode("latin-1").split()
         index: dict[str, int] = {}
