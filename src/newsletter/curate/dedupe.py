@@ -1153,9 +1153,11 @@ def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tupl
 
 def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(distinct, df, ids)``: the sorted distinct hashes, how many times each
-    occurs, and each hash's rank among them (np.unique's inverse, without its slow argsort)."""
-    uniq, df = np.unique(hashes, return_counts=True)
-    return uniq, df, np.searchsorted(uniq, hashes)
+    occurs, and each hash's rank among them (np.unique's inverse, without its
+    slow argsort; :func:`_ranks`, ~1.5x faster than np.unique's counts and a
+    binary search)."""
+    rank, where = _ranks(hashes)
+    return hashes[where], np.bincount(rank, minlength=len(where)), rank
 
 
 _PARTS = ("title", "cross", "body", "names")
@@ -1358,11 +1360,8 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
 
     def shared_share(hashes: np.ndarray, counts: np.ndarray, word_ids: tuple | None = None) -> np.ndarray:
         entries = np.repeat(in_pairs, counts)
-        if word_ids is not None:
-            df, ids = word_ids[1], word_ids[2][entries]
-        else:
-            uniq, df = np.unique(hashes, return_counts=True)
-            ids = np.searchsorted(uniq, hashes[entries])  # np.unique's inverse, without its slow argsort
+        _uniq, df, ids = word_ids if word_ids is not None else _word_ids(hashes)
+        ids = ids[entries]
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
         shape = (len(rows), int(ids.max()) + 1 if len(ids) else 1)
         # each text's ids are distinct and sorted (its hashes are): the CSR
