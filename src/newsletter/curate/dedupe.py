@@ -978,17 +978,16 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         distinct = list(index)
         word = np.concatenate((word, np.array(more, dtype=np.int64)))
         owners = np.concatenate((owners, np.repeat(np.array(others, dtype=np.int64), [len(e) for e in extra])))
-    get = _LEMMA_OF.get
-    lemma_id = np.full(len(distinct) + 1, -1, dtype=np.int64)
-    for k, one in enumerate(distinct):
-        got = get(one)
-        if got is None:
-            got = _lemma_entry(one)
-        if got:
-            got_id = vocab.get(got)
-            if got_id is None:
-                got_id = vocab[got] = len(vocab)
-            lemma_id[k] = got_id
+    # each distinct word's lemma ("": none), new lemmas numbered in order of
+    # first appearance (as a loop over the words would), all by map()
+    lemmas = list(map(_LEMMA_OF.get, distinct))
+    if None in lemmas:
+        lemmas = [got if got is not None else _lemma_entry(one) for one, got in zip(distinct, lemmas)]
+    for got in dict.fromkeys(lemmas):
+        if got and got not in vocab:
+            vocab[got] = len(vocab)
+    # no lemma (""; never in ``vocab``): -1, dropped below
+    lemma_id = np.fromiter(map(vocab.get, lemmas, repeat(-1)), dtype=np.int64, count=len(lemmas))
     ids = lemma_id[word]
     keep = ids >= 0
     return owners[keep].astype(np.int64), ids[keep]
