@@ -36,8 +36,12 @@ of their hashes); titles and summaries are hashed in one pass that also yields t
 MinHash runs permutation-major so that its reductions read contiguous memory;
 the batch's Latin-1 texts are folded as one string; the candidates' features
 are computed together as token ids (:func:`_batch_features`: their texts
-split as one string, words told apart by numpy hashes, a lemma looked up once
-per distinct word, each item's sets by one sort, document frequencies by one
+split as one string, words told apart by numpy hashes computed block by
+block of 16k words so that the arrays stay in the CPU cache (~2.5x faster than
+passes over all the words), ranked by one sort of hashes packed with their
+index (:func:`_ranks`, also used for the word ids of the candidate filter,
+instead of a binary search of every word), a lemma looked up once per
+distinct word (by ``map``), each item's sets by one sort, document frequencies by one
 count; names item by item, sought only where a capital is, each distinct
 capitalised word read once; figures only in the texts that hold a digit,
 found for the whole batch as one byte array), and the candidates are scored all at
