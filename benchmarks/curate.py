@@ -95,7 +95,10 @@ word hashing reads titles and summaries as one list (small gain). Alternating
 with the base (23b875c), load 0.87-0.98 (2026-12-01), three runs each, total
 base / new: 8.82 / 7.86, 8.80 / 8.28, 8.99 / 7.14 s (dedupe 6.32 / 5.78,
 6.27 / 6.05, 6.61 / 5.12 s; classify, not changed, 2.4-2.5 / 2.0-2.2 s;
-cold 10.6 / 9.4, 10.7 / 10.3, 10.6 / 8.4 s). Run AT THE SAME TIME (load
+cold 10.6 / 9.4, 10.7 / 10.3, 10.6 / 8.4 s); two more pairs at load
+0.88-0.97: 8.07 / 8.52 and 9.57 / 8.97 s (dedupe 5.76 / 6.15, 7.19 / 6.27 s).
+Means of the five pairs: total 8.85 / 8.15 s, dedupe 6.43 / 5.87 s; a
+single run moves by +-15 % with the machine. Run AT THE SAME TIME (load
 1.0-1.4) the two were within noise: 7.60 / 8.99, 9.54 / 9.56, 8.81 / 8.50 s.
 The 7.5 s target at load ~1 is NOT met reliably. Tried and dropped (slower,
 measured): hashing each distinct word once after grouping the words by
