@@ -83,6 +83,34 @@ is the word hashing (~1 s), MinHash (~0.7 s), the candidates' lemmas and
 names (~1 s, half of it per distinct word once per process), canonical URLs
 (~0.4 s) and classify's reading of the kept items' words (~0.9 s).
 
+Round 2 (same results: kept items, report, suggestions to 6 digits, every
+category and score identical on 10k, 100k, both press sets and the
+classifier's development sets; ``curate_press.py`` byte-identical,
+``classify_heldout.py`` figures unchanged, pooled 0.803): the candidates'
+lemma ids hash their words block by block of 16k words (in the CPU cache,
+in place, sorted by length as 16-bit numbers), rank them by one packed sort
+instead of a binary search (also the candidate filter's word ids) and look
+their lemmas up by ``map``: ~1.2 s -> ~0.65 s CPU for 45k candidates; the
+word hashing reads titles and summaries as one list (small gain). Alternating
+with the base (23b875c), load 0.87-0.98 (2026-12-01), three runs each, total
+base / new: 8.82 / 7.86, 8.80 / 8.28, 8.99 / 7.14 s (dedupe 6.32 / 5.78,
+6.27 / 6.05, 6.61 / 5.12 s; classify, not changed, 2.4-2.5 / 2.0-2.2 s;
+cold 10.6 / 9.4, 10.7 / 10.3, 10.6 / 8.4 s); two more pairs at load
+0.88-0.97: 8.07 / 8.52 and 9.57 / 8.97 s (dedupe 5.76 / 6.15, 7.19 / 6.27 s).
+Means of the five pairs: total 8.85 / 8.15 s, dedupe 6.43 / 5.87 s; a
+single run moves by +-15 % with the machine. Run AT THE SAME TIME (load
+1.0-1.4) the two were within noise: 7.60 / 8.99, 9.54 / 9.56, 8.81 / 8.50 s.
+The 7.5 s target at load ~1 is NOT met reliably. Tried and dropped (slower,
+measured): hashing each distinct word once after grouping the words by
+their 8-byte windows (the grouping costs ~5x the FNV loop it saves: the
+per-character loop is only ~0.2 s at 100k), reading the characters 8 at a
+time from byte rows, one attribute pass over the items for all the fields
+(the cost is touching each value, not each item). What is left: folding
+and splitting the texts (~0.2 s), the row sorts of the word sets (~0.2 s),
+MinHash (~0.45 s, near numpy's limit: 3.6M words x 100 permutations),
+names item by item (~0.45 s), canonical URLs (~0.8 s) and classify's
+word reading (~0.9 s, memory-bound passes over the whole text).
+
     .venv/bin/python benchmarks/curate.py            # 10k, 50k, 100k
     .venv/bin/python benchmarks/curate.py 20000      # chosen sizes
 """

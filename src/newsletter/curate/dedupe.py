@@ -36,8 +36,12 @@ of their hashes); titles and summaries are hashed in one pass that also yields t
 MinHash runs permutation-major so that its reductions read contiguous memory;
 the batch's Latin-1 texts are folded as one string; the candidates' features
 are computed together as token ids (:func:`_batch_features`: their texts
-split as one string, words told apart by numpy hashes, a lemma looked up once
-per distinct word, each item's sets by one sort, document frequencies by one
+split as one string, words told apart by numpy hashes computed block by
+block of 16k words so that the arrays stay in the CPU cache (~2.5x faster than
+passes over all the words), ranked by one sort of hashes packed with their
+index (:func:`_ranks`, also used for the word ids of the candidate filter,
+instead of a binary search of every word), a lemma looked up once per
+distinct word (by ``map``), each item's sets by one sort, document frequencies by one
 count; names item by item, sought only where a capital is, each distinct
 capitalised word read once; figures only in the texts that hold a digit,
 found for the whole batch as one byte array), and the candidates are scored all at
@@ -179,15 +183,30 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
     characters (curly apostrophes, œ, non-Latin scripts) are folded one by one
     by fold() itself.
     """
+    # the titles and summaries joined as one list (no string per item)
     if summaries is None:
-        pieces = [t or "" for t in texts]
+        parts = [t or "" for t in texts]
     else:
-        pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
-    title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
-    joined = "\n".join(pieces) + "\n"
+        parts = [""] * (2 * len(texts))
+        parts[0::2] = texts
+        parts[1::2] = summaries
+        if None in parts:
+            parts = [p or "" for p in parts]
+    part_lengths = np.fromiter(map(len, parts), dtype=np.int64, count=len(parts))
+    if summaries is None:
+        title_lengths = lengths = part_lengths
+    else:
+        title_lengths = part_lengths[0::2].copy()
+        lengths = title_lengths + 1 + part_lengths[1::2]
+    joined = "\n".join(parts) + "\n"
     try:
         data = joined.encode("latin-1")
     except UnicodeEncodeError:
+        if summaries is None:
+            pieces = parts
+        else:
+            pieces = [f"{t or ''}\n{s or ''}" for t, s in zip(texts, summaries)]
+        title_lengths = np.fromiter((len(t or "") for t in texts), dtype=np.int64, count=len(texts))
         ends = np.cumsum(np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces)) + 1)
         at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
         for k in sorted_unique(np.searchsorted(ends, at, side="right")).tolist():
@@ -197,7 +216,7 @@ def _folded_bytes(texts: list[str], summaries: list[str] | None) -> tuple[np.nda
             pieces[k] = piece.translate(_CAPITALS_AS_SPACES)
         joined = "\n".join(pieces) + "\n"
         data = joined.encode("latin-1")
-    lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
+        lengths = np.fromiter(map(len, pieces), dtype=np.int64, count=len(pieces))
     return np.frombuffer(data.translate(_TO_ASCII), dtype=np.uint8), lengths, title_lengths
 
 
@@ -222,10 +241,13 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
             texts[lo:lo + chunk], summaries[lo:lo + chunk] if summaries is not None else None
         )
         alnum = ((arr >= 97) & (arr <= 122)) | ((arr >= 48) & (arr <= 57))
-        before = np.concatenate(([False], alnum[:-1]))
-        after = np.concatenate((alnum[1:], [False]))
-        starts = np.flatnonzero(alnum & ~before)
-        lengths = np.flatnonzero(alnum & ~after) + 1 - starts
+        # words start and end where alnum changes (the bytes end with a newline)
+        edges = np.flatnonzero(alnum[1:] != alnum[:-1])
+        edges += 1
+        if alnum[0]:
+            edges = np.concatenate(([0], edges))
+        starts = edges[0::2]
+        lengths = edges[1::2] - starts
         keep = (lengths >= 2) | (arr[starts] <= 57)  # words of 2+ characters, and single digits
         starts, lengths = starts[keep], lengths[keep]
         # FNV-1a character by character, the words ordered longest first so
@@ -250,10 +272,9 @@ def _hash_words(texts: list[str], summaries: list[str] | None = None,
         if with_titles:  # a word of the title part starts before the title's end
             text_starts = text_ends - part_lengths - 1
             in_title = starts < (text_starts + title_lengths)[owners]
-        if len(_STOP_HASHES):  # stop words are short: only short words are looked up
-            short = np.flatnonzero(lengths <= _STOP_MAX_LENGTH)
-            keep = np.ones(len(hashes), dtype=bool)
-            keep[short[_is_stop_hash(hashes[short])]] = False
+        if len(_STOP_HASHES):  # a stop word: a stop word's hash, and short
+            keep = ~_is_stop_hash(hashes)
+            keep |= lengths > _STOP_MAX_LENGTH
             hashes, owners = hashes[keep], owners[keep]
             if with_titles:
                 in_title = in_title[keep]
@@ -836,8 +857,42 @@ def _features(item: Item) -> _Features:
 
 
 _HASH2_MULT = np.uint64(0x9E3779B97F4A7C15)
+_HASH_BLOCK = 1 << 14
 # a Latin-1 character as a byte, lower-cased, then kept when a word character (as _WORD_BYTES), else a space
 _LOWER_WORD_BYTES = bytes(_WORD_BYTES[ord(chr(c).lower())] for c in range(256))
+
+
+def _ranks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each hash's rank among the distinct ``hashes`` (sorted), and for each
+    distinct hash, in that order, the index of one of its occurrences.
+
+    One sort of 64-bit numbers whose top bits are the hash's and the low bits
+    its index (a binary search of every hash among the distinct ones costs
+    ~4x more): a change of top bits, a new hash. Checked against the count of
+    distinct hashes (a plain sort); should two hashes share their top bits,
+    the binary search."""
+    n = len(hashes)
+    uniq = np.sort(hashes)
+    if n > 1:
+        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
+    if n:
+        low = np.uint64((1 << max(1, n.bit_length())) - 1)
+        packed = hashes & ~low
+        packed |= np.arange(n, dtype=np.uint64)
+        packed.sort()
+        new_run = np.empty(n, dtype=bool)
+        new_run[0] = True
+        np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])
+        if int(np.count_nonzero(new_run)) == len(uniq):
+            packed &= low
+            order = packed.view(np.int64)
+            rank = np.empty(n, dtype=np.int64)
+            rank[order] = np.cumsum(new_run) - 1
+            return rank, order[new_run]
+    rank = np.searchsorted(uniq, hashes)
+    where = np.zeros(len(uniq), dtype=np.int64)
+    where[rank] = np.arange(n)
+    return rank, where
 
 
 def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -882,25 +937,35 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
                        np.diff(np.searchsorted(starts, np.cumsum(lengths + 1)), prepend=0))
     # two hashes of every character of each word (FNV-1a, and a multiplicative
     # one), the words longest first so that those still going are a prefix
-    by_length = np.argsort(-wlengths, kind="stable")
+    # (sorted as 16-bit numbers when they fit: a radix sort, ~5x faster; the same order)
+    small = not len(wlengths) or int(wlengths.max()) < 2**15
+    by_length = np.argsort(np.negative(wlengths.astype(np.int16) if small else wlengths), kind="stable")
     s_starts, s_lengths = starts[by_length], wlengths[by_length]
     going = len(s_lengths) - np.cumsum(np.bincount(s_lengths, minlength=1))
+    # Computed block by block of _HASH_BLOCK words (the block's arrays stay in
+    # the CPU cache: ~2.5x faster than passes over all the words), in place.
     h1 = np.full(len(s_starts), _FNV_OFFSET, dtype=np.uint64)
     h2 = np.zeros(len(s_starts), dtype=np.uint64)
+    one = np.uint64(1)
     with np.errstate(over="ignore"):
-        for k in range(int(s_lengths.max()) if len(s_lengths) else 0):
-            live = int(going[k])
-            c = arr[s_starts[:live] + k].astype(np.uint64)
-            h1[:live] = (h1[:live] ^ c) * _FNV_PRIME
-            h2[:live] = (h2[:live] + c + np.uint64(1)) * _HASH2_MULT
+        for lo in range(0, len(s_starts), _HASH_BLOCK):
+            hi = min(lo + _HASH_BLOCK, len(s_starts))
+            at = s_starts[lo:hi].copy()  # where each word's character k is
+            b1, b2 = h1[lo:hi], h2[lo:hi]
+            for k in range(int(s_lengths[lo])):  # the block's longest word
+                live = min(int(going[k]), hi) - lo
+                c = arr[at[:live]].astype(np.uint64)
+                at += 1
+                x1 = b1[:live]
+                np.bitwise_xor(x1, c, out=x1)
+                np.multiply(x1, _FNV_PRIME, out=x1)
+                c += one
+                x2 = b2[:live]
+                np.add(x2, c, out=x2)
+                np.multiply(x2, _HASH2_MULT, out=x2)
     hashes, second = np.empty_like(h1), np.empty_like(h2)
     hashes[by_length], second[by_length] = h1, h2
-    uniq = np.sort(hashes)
-    if len(uniq) > 1:
-        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
-    word = np.searchsorted(uniq, hashes)
-    where = np.zeros(len(uniq), dtype=np.int64)
-    where[word] = np.arange(len(word))  # one occurrence of each distinct word
+    word, where = _ranks(hashes)  # each word's rank among the distinct hashes; one occurrence of each
     if not np.array_equal(second[where][word], second):  # two words, one hash: read them as strings
         words = spaced.decode("latin-1").split()
         index: dict[str, int] = {}
@@ -917,17 +982,16 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
         distinct = list(index)
         word = np.concatenate((word, np.array(more, dtype=np.int64)))
         owners = np.concatenate((owners, np.repeat(np.array(others, dtype=np.int64), [len(e) for e in extra])))
-    get = _LEMMA_OF.get
-    lemma_id = np.full(len(distinct) + 1, -1, dtype=np.int64)
-    for k, one in enumerate(distinct):
-        got = get(one)
-        if got is None:
-            got = _lemma_entry(one)
-        if got:
-            got_id = vocab.get(got)
-            if got_id is None:
-                got_id = vocab[got] = len(vocab)
-            lemma_id[k] = got_id
+    # each distinct word's lemma ("": none), new lemmas numbered in order of
+    # first appearance (as a loop over the words would), all by map()
+    lemmas = list(map(_LEMMA_OF.get, distinct))
+    if None in lemmas:
+        lemmas = [got if got is not None else _lemma_entry(one) for one, got in zip(distinct, lemmas)]
+    for got in dict.fromkeys(lemmas):
+        if got and got not in vocab:
+            vocab[got] = len(vocab)
+    # no lemma (""; never in ``vocab``): -1, dropped below
+    lemma_id = np.fromiter(map(vocab.get, lemmas, repeat(-1)), dtype=np.int64, count=len(lemmas))
     ids = lemma_id[word]
     keep = ids >= 0
     return owners[keep].astype(np.int64), ids[keep]
@@ -1092,9 +1156,11 @@ def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tupl
 
 def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(distinct, df, ids)``: the sorted distinct hashes, how many times each
-    occurs, and each hash's rank among them (np.unique's inverse, without its slow argsort)."""
-    uniq, df = np.unique(hashes, return_counts=True)
-    return uniq, df, np.searchsorted(uniq, hashes)
+    occurs, and each hash's rank among them (np.unique's inverse, without its
+    slow argsort; :func:`_ranks`, ~1.5x faster than np.unique's counts and a
+    binary search)."""
+    rank, where = _ranks(hashes)
+    return hashes[where], np.bincount(rank, minlength=len(where)), rank
 
 
 _PARTS = ("title", "cross", "body", "names")
@@ -1297,11 +1363,8 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
 
     def shared_share(hashes: np.ndarray, counts: np.ndarray, word_ids: tuple | None = None) -> np.ndarray:
         entries = np.repeat(in_pairs, counts)
-        if word_ids is not None:
-            df, ids = word_ids[1], word_ids[2][entries]
-        else:
-            uniq, df = np.unique(hashes, return_counts=True)
-            ids = np.searchsorted(uniq, hashes[entries])  # np.unique's inverse, without its slow argsort
+        _uniq, df, ids = word_ids if word_ids is not None else _word_ids(hashes)
+        ids = ids[entries]
         weights = np.log1p(len(counts) / df[ids]).astype(np.float32)
         shape = (len(rows), int(ids.max()) + 1 if len(ids) else 1)
         # each text's ids are distinct and sorted (its hashes are): the CSR
