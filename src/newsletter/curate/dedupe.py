@@ -784,25 +784,32 @@ def _figures(text: str) -> frozenset[str]:
     return frozenset(n.replace(",", ".") for n in _NUMBER.findall(_DIGIT_GROUPS.sub("", text)))
 
 
+def _latin1_joined(texts: list[str], sep: str) -> tuple[bytes, np.ndarray, list[int]]:
+    """``sep.join(texts)`` (``sep`` one character) as Latin-1 bytes, each text's
+    length in them, and the indices of the texts that are not Latin-1, left
+    empty there (length 0) for the caller to read one by one."""
+    joined = sep.join(texts)
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    try:
+        return joined.encode("latin-1"), lengths, []
+    except UnicodeEncodeError:
+        pass
+    ends = np.cumsum(lengths + 1)
+    at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
+    others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
+    latin = list(texts)
+    for k in others:
+        latin[k] = ""
+    lengths[others] = 0
+    return sep.join(latin).encode("latin-1"), lengths, others
+
+
 def _with_digits(texts: list[str]) -> list[bool]:
     """Whether each text holds a digit (``_ANY_DIGIT``, any Unicode decimal
     digit), for many texts at once: the Latin-1 ones (whose only decimal digits
     are 0-9) as one byte array, the others by the regular expression (a scan
     of every text by it costs ~10x more)."""
-    joined = "\0".join(texts)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    others: list[int] = []
-    try:
-        data = joined.encode("latin-1")
-    except UnicodeEncodeError:
-        ends = np.cumsum(lengths + 1)
-        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(joined)), dtype=np.int64)
-        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
-        latin = list(texts)
-        for k in others:
-            latin[k] = ""
-        lengths[others] = 0
-        data = "\0".join(latin).encode("latin-1")
+    data, lengths, others = _latin1_joined(texts, "\0")
     arr = np.frombuffer(data, dtype=np.uint8)
     at = np.flatnonzero((arr >= 0x30) & (arr <= 0x39))
     has = np.zeros(len(texts), dtype=bool)
@@ -906,24 +913,14 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
     two words share one hash but not the other, the words are read as strings
     instead. The other texts are split one by one by the regular expression.
     """
-    joined = "\n".join(texts)
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    others: list[int] = []
     lows: list[str] | None = None
     try:  # Latin-1 texts lower-case into Latin-1: lowered and split by one translation
-        spaced = joined.encode("latin-1").translate(_LOWER_WORD_BYTES)
+        spaced = "\n".join(texts).encode("latin-1").translate(_LOWER_WORD_BYTES)
+        lengths, others = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts)), []
     except UnicodeEncodeError:  # some texts lower-cased one by one (some then Latin-1: "Ÿ" -> "ÿ")
         lows = [text.lower() for text in texts]
-        lengths = np.fromiter(map(len, lows), dtype=np.int64, count=len(lows))
-        low = "\n".join(lows)
-        ends = np.cumsum(lengths + 1)
-        at = np.fromiter((m.start() for m in _NOT_LATIN1.finditer(low)), dtype=np.int64)
-        others = sorted_unique(np.searchsorted(ends, at, side="right")).tolist()
-        latin = list(lows)
-        for k in others:
-            latin[k] = ""
-        lengths[others] = 0
-        spaced = "\n".join(latin).encode("latin-1").translate(_WORD_BYTES)
+        data, lengths, others = _latin1_joined(lows, "\n")
+        spaced = data.translate(_WORD_BYTES)
     arr = np.frombuffer(spaced, dtype=np.uint8)
     isword = arr != 0x20
     edge = np.zeros(len(arr) + 1, dtype=bool)
