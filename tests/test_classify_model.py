@@ -241,9 +241,9 @@ def test_words_grouped_by_a_shared_sort_key_are_told_apart():
     still two words (the exact path)."""
     import numpy as np
 
-    from newsletter.curate.classify import _group
+    from newsletter.curate import group_equal
 
-    firsts, inverse = _group(np.array([5, 6, 5, 6, 7], dtype=np.uint64))  # 5, 6, 7 share their top bits
+    firsts, inverse = group_equal(np.array([5, 6, 5, 6, 7], dtype=np.uint64))  # 5, 6, 7 share their top bits
     assert sorted(firsts.tolist()) == [0, 1, 4]
     assert inverse.tolist()[0] == inverse.tolist()[2] != inverse.tolist()[1] == inverse.tolist()[3]
     assert len(set(inverse.tolist())) == 3

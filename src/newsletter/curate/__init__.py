@@ -34,3 +34,41 @@ def sorted_unique(values):  # type: ignore[no-untyped-def]
     if len(out) > 1:
         out = out[np.concatenate(([True], out[1:] != out[:-1]))]
     return out
+
+
+def group_equal(keys):  # type: ignore[no-untyped-def]
+    """Equal 64-bit ``keys`` grouped: for every distinct key, in sorted order,
+    the index of its first occurrence, and every key's group (its rank among
+    the distinct keys, int64): ``np.unique(keys, return_index=True,
+    return_inverse=True)[1:]``, several times faster.
+
+    One sort of 64-bit numbers whose top bits are the key's top bits and the
+    low bits its index (an argsort, or a binary search of every key among the
+    distinct ones, costs several times more): a change of top bits, a new
+    group. Checked: as many groups as distinct keys (a sort of the keys
+    alone), else (two keys sharing their top bits) ``np.unique`` itself."""
+    import numpy as np
+
+    n = len(keys)
+    if not n:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    low = np.uint64((1 << max(1, n.bit_length())) - 1)
+    packed = keys & ~low
+    packed |= np.arange(n, dtype=np.uint64)
+    packed.sort()
+    new_run = np.empty(n, dtype=bool)
+    new_run[0] = True
+    np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])  # the top bits change
+    ordered = np.sort(keys)
+    distinct = int(np.count_nonzero(ordered[1:] != ordered[:-1])) + 1
+    del ordered
+    if distinct != int(np.count_nonzero(new_run)):
+        _keys, firsts, inverse = np.unique(keys, return_index=True, return_inverse=True)
+        return firsts, inverse.reshape(-1).astype(np.int64)
+    packed &= low
+    order = packed.view(np.int64)
+    group = np.cumsum(new_run, dtype=np.int64)
+    group -= 1
+    inverse = np.empty(n, dtype=np.int64)
+    inverse[order] = group
+    return order[new_run], inverse

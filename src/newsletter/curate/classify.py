@@ -65,7 +65,7 @@ from typing import IO, TYPE_CHECKING, Any, Iterable, Sequence
 from urllib.parse import unquote, unquote_to_bytes
 
 
-from newsletter.curate import gc_paused, sorted_unique
+from newsletter.curate import gc_paused, group_equal, sorted_unique
 from newsletter.home import TAXONOMY_FILE, config_path, packaged_sources
 from newsletter.models import Item
 from newsletter.yamlfile import load_yaml
@@ -326,7 +326,7 @@ def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
 
     Vectorised: token boundaries by array comparisons; every token's windows
     mixed into one 64-bit key (:func:`_word_keys`), tokens grouped by key
-    with one sort (:func:`_group`). Then one dictionary lookup per distinct
+    with one sort (:func:`newsletter.curate.group_equal`). Then one dictionary lookup per distinct
     word, in order of first appearance, so that new words
     (``words.__missing__``) are met in the same order as by a word-by-word
     loop, and ids come out the same. (Arrays are few and updated in place:
@@ -369,7 +369,7 @@ def _word_ids(data: bytes, words: dict[bytes, int]) -> "np.ndarray":
         key[at] = [seen.setdefault(data[p:p + size], len(seen))
                    for p, size in zip(pos[at].tolist(), length[at].tolist())]
         tail[too_long] = 0  # told apart from shorter words by their length
-    firsts, inverse = _group(_word_keys(key, length, long, tail))
+    firsts, inverse = group_equal(_word_keys(key, length, long, tail))
     by_appearance = np.argsort(firsts)
     firsts = firsts[by_appearance]  # the first token of every distinct word, in order of appearance
     got = [words[data[p:p + size]] for p, size in zip(pos[firsts].tolist(), length[firsts].tolist())]
@@ -397,40 +397,6 @@ def _word_keys(head: "np.ndarray", length: "np.ndarray", long: "np.ndarray", tai
                 mixed = (mixed + tail[:, k]) * k1
             key[long] = (mixed + length[long].astype(np.uint64)) * k1
     return key
-
-
-def _group(key: "np.ndarray") -> tuple["np.ndarray", "np.ndarray"]:
-    """Tokens grouped by equal ``key``: the index of the first token of every
-    group, and every token's group.
-
-    One sort of 64-bit numbers whose top bits are the key's top bits and the
-    low bits the token's index (an argsort costs several times more): equal
-    top bits, one group. Checked: as many groups as distinct keys (a sort of
-    the keys alone), else (two keys sharing their top bits) ``np.unique``."""
-    import numpy as np
-
-    n = len(key)
-    bits = max(1, n.bit_length())
-    low = np.uint64((1 << bits) - 1)
-    packed = key & ~low
-    packed |= np.arange(n, dtype=np.uint64)
-    packed.sort()
-    new_run = np.empty(n, dtype=bool)
-    new_run[0] = True
-    np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])  # the top bits change
-    packed &= low
-    order = packed.view(np.int64)
-    keys = np.sort(key)
-    distinct = int(np.count_nonzero(keys[1:] != keys[:-1])) + 1
-    del keys
-    if distinct != int(np.count_nonzero(new_run)):
-        _keys, firsts, inverse = np.unique(key, return_index=True, return_inverse=True)
-        return firsts, inverse.reshape(-1)
-    group = np.cumsum(new_run, dtype=np.int32 if n < 2**31 else np.int64)
-    group -= 1
-    inverse = np.empty(n, dtype=group.dtype)
-    inverse[order] = group
-    return order[new_run], inverse
 
 
 TERMS = TermTable()

@@ -39,7 +39,7 @@ are computed together as token ids (:func:`_batch_features`: their texts
 split as one string, words told apart by numpy hashes computed block by
 block of 16k words so that the arrays stay in the CPU cache (~2.5x faster than
 passes over all the words), ranked by one sort of hashes packed with their
-index (:func:`_ranks`, also used for the word ids of the candidate filter,
+index (:func:`newsletter.curate.group_equal`, also used for the word ids of the candidate filter,
 instead of a binary search of every word), a lemma looked up once per
 distinct word (by ``map``), each item's sets by one sort, document frequencies by one
 count; names item by item, sought only where a capital is, each distinct
@@ -80,7 +80,7 @@ from typing import IO, Any, Iterable
 import numpy as np
 from scipy import sparse
 
-from newsletter.curate import gc_paused, sorted_unique
+from newsletter.curate import gc_paused, group_equal, sorted_unique
 from newsletter.curate.classify import fold, read_items_jsonl, stem, write_items_jsonl
 from newsletter.errors import UserError
 from newsletter.files import atomic_write
@@ -869,39 +869,6 @@ _HASH_BLOCK = 1 << 14
 _LOWER_WORD_BYTES = bytes(_WORD_BYTES[ord(chr(c).lower())] for c in range(256))
 
 
-def _ranks(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each hash's rank among the distinct ``hashes`` (sorted), and for each
-    distinct hash, in that order, the index of one of its occurrences.
-
-    One sort of 64-bit numbers whose top bits are the hash's and the low bits
-    its index (a binary search of every hash among the distinct ones costs
-    ~4x more): a change of top bits, a new hash. Checked against the count of
-    distinct hashes (a plain sort); should two hashes share their top bits,
-    the binary search."""
-    n = len(hashes)
-    uniq = np.sort(hashes)
-    if n > 1:
-        uniq = uniq[np.concatenate(([True], uniq[1:] != uniq[:-1]))]
-    if n:
-        low = np.uint64((1 << max(1, n.bit_length())) - 1)
-        packed = hashes & ~low
-        packed |= np.arange(n, dtype=np.uint64)
-        packed.sort()
-        new_run = np.empty(n, dtype=bool)
-        new_run[0] = True
-        np.greater(packed[1:] ^ packed[:-1], low, out=new_run[1:])
-        if int(np.count_nonzero(new_run)) == len(uniq):
-            packed &= low
-            order = packed.view(np.int64)
-            rank = np.empty(n, dtype=np.int64)
-            rank[order] = np.cumsum(new_run) - 1
-            return rank, order[new_run]
-    rank = np.searchsorted(uniq, hashes)
-    where = np.zeros(len(uniq), dtype=np.int64)
-    where[rank] = np.arange(n)
-    return rank, where
-
-
 def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """The lemmas of many texts (:func:`_lemmas`) as ids in ``vocab`` (new lemmas added):
     ``(owners, ids)``, the text and lemma id of each of their words that has one.
@@ -962,7 +929,7 @@ def _lemma_ids(texts: list[str], vocab: dict[str, int]) -> tuple[np.ndarray, np.
                 np.multiply(x2, _HASH2_MULT, out=x2)
     hashes, second = np.empty_like(h1), np.empty_like(h2)
     hashes[by_length], second[by_length] = h1, h2
-    word, where = _ranks(hashes)  # each word's rank among the distinct hashes; one occurrence of each
+    where, word = group_equal(hashes)  # one occurrence of each distinct hash; each word's rank among them
     if not np.array_equal(second[where][word], second):  # two words, one hash: read them as strings
         words = spaced.decode("latin-1").split()
         index: dict[str, int] = {}
@@ -1154,9 +1121,9 @@ def pair_similarity(fa: _Features, fb: _Features, idf: dict[str, float]) -> tupl
 def _word_ids(hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``(distinct, df, ids)``: the sorted distinct hashes, how many times each
     occurs, and each hash's rank among them (np.unique's inverse, without its
-    slow argsort; :func:`_ranks`, ~1.5x faster than np.unique's counts and a
+    slow argsort; :func:`newsletter.curate.group_equal`, ~1.5x faster than np.unique's counts and a
     binary search)."""
-    rank, where = _ranks(hashes)
+    where, rank = group_equal(hashes)
     return hashes[where], np.bincount(rank, minlength=len(where)), rank
 
 
@@ -1181,9 +1148,7 @@ class _Rows:
 
 def _csr(owners: np.ndarray, ids: np.ndarray, n: int, size: int) -> tuple[np.ndarray, np.ndarray]:
     """Rows 0..n-1 of the distinct ids each owner holds, sorted: ``(indptr, ids)``."""
-    packed = np.sort(owners.astype(np.int64) * max(size, 1) + ids.astype(np.int64))
-    if len(packed) > 1:  # a plain sort and equal neighbours (np.unique hashes first: ~10x slower here)
-        packed = packed[np.concatenate(([True], packed[1:] != packed[:-1]))]
+    packed = sorted_unique(owners.astype(np.int64) * max(size, 1) + ids.astype(np.int64))
     rows = packed // max(size, 1)
     indptr = np.concatenate(([0], np.cumsum(np.bincount(rows, minlength=n)))).astype(np.int64)
     return indptr, packed - rows * max(size, 1)
