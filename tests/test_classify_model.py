@@ -330,7 +330,7 @@ def test_the_shipped_training_pages_are_the_development_sets_and_never_the_fresh
 
 
 def test_the_model_trained_ahead_is_the_one_classify_uses(monkeypatch):
-    """curate() starts training while dedupe runs: classify then gets that very
+    """A run starts training ahead (while the sources are fetched): classify then gets that very
     model (trained once), and its categories are those of a model trained in place."""
     from newsletter.curate import model as text_model
 

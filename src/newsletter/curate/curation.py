@@ -45,7 +45,6 @@ from babel.dates import format_date
 
 from newsletter.curate.classify import FALLBACK, Taxonomy, apply_corrections, classify, correction_examples
 from newsletter.curate.dedupe import dedupe
-from newsletter.curate.model import train_ahead
 from newsletter.urls import strip_tracking
 from newsletter.models import KINDS, Issue, Item
 from newsletter.normalize import PARIS, aware
@@ -177,8 +176,6 @@ def curate(
         else:
             valid.append(item)
 
-    examples = correction_examples(corrections)
-    train_ahead(taxonomy, examples)  # scikit-learn's import and the training run while dedupe does
     result = dedupe(valid)
     kept = result.kept
     for item in kept:
@@ -187,7 +184,7 @@ def curate(
     if corrections:  # the officer's earlier category corrections (Store.corrections())
         apply_corrections(kept, corrections, taxonomy)
     # ... also the text model's training examples
-    classify(kept, taxonomy, examples=examples)
+    classify(kept, taxonomy, examples=correction_examples(corrections))
     for item in kept:
         note = item.extra.get("classify_note")
         if note:

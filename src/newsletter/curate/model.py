@@ -416,9 +416,7 @@ def train_ahead(taxonomy: "Taxonomy", examples: Iterable[tuple[str, str]] | None
     background thread, so that importing scikit-learn (1 to 2.5 s on a shared
     machine) and training happen while the caller does something else: a
     monthly run calls it before fetching the sources (``collect_step``), which
-    waits on the network; :func:`~newsletter.curate.curation.curate` calls it
-    again before dedupe (which needs neither scikit-learn nor the model), a
-    no-op when the model is already trained.
+    waits on the network.
 
     The thread fills :func:`trained`'s cache; a later :func:`trained` (as
     :func:`classify_pending` makes) waits for it and returns the same model.
