@@ -164,10 +164,12 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
 
     Raises ValueError naming the URL when it is empty or an http(s) URL has no host.
     """
+    tried = None  # the string the fast path already declined
     if not page_canonical and type(url) is str:
         fast = _simple_canonical(url)  # most URLs (dedupe canonicalises 100k): same result as below
         if fast is not None:
             return fast
+        tried = url
     if not isinstance(url, str) or not url.strip():
         raise ValueError(f"canonical_url: empty URL {url!r}")
     url = url.strip()
@@ -175,9 +177,10 @@ def canonical_url(url: str, page_canonical: str | None = None) -> str:
         candidate = urljoin(url, page_canonical.strip())
         if urlsplit(candidate).scheme.lower() in ("http", "https") and urlsplit(candidate).hostname:
             url = candidate
-    fast = _simple_canonical(url)  # most URLs (dedupe canonicalises 100k): same result as below
-    if fast is not None:
-        return fast
+    if url != tried:  # stripped, or the page's canonical link: the fast path has not seen it
+        fast = _simple_canonical(url)
+        if fast is not None:
+            return fast
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
