@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from newsletter.curate.dedupe import dedupe, dedupe_jsonl
+from newsletter.curate.dedupe import SUGGEST_AT, dedupe, dedupe_jsonl
 from newsletter.models import Item
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -243,7 +243,7 @@ def test_reworded_copies_are_merged_or_suggested_with_reason_and_similarity():
     else:
         (suggestion,) = result.suggestions
         assert {suggestion["url"], suggestion["other_url"]} == {a.url, b.url}
-        assert "similarité" in suggestion["explanation"] and suggestion["similarity"] >= 0.4
+        assert "similarité" in suggestion["explanation"] and suggestion["similarity"] >= SUGGEST_AT
         assert a.suggested == [b.url] and b.suggested == [a.url]
 
 
@@ -253,6 +253,42 @@ def test_outlet_marks_do_not_count():
     assert strip_outlet_marks("VIDÉO. Lens signe son contrat | Le Courrier") == "Lens signe son contrat"
     assert strip_outlet_marks("Décryptage : la réforme des quartiers prioritaires") == "la réforme des quartiers prioritaires"
     assert strip_outlet_marks("Rénovation à Roubaix - La Voix du Nord", "La Voix du Nord") == "Rénovation à Roubaix"
+    # a kicker of several capital words; the item's own outlet after a dash, whatever its first word
+    assert strip_outlet_marks("INFO LA VOIX. Roubaix obtient une rallonge pour son quartier") == (
+        "Roubaix obtient une rallonge pour son quartier")
+    assert strip_outlet_marks("Tourcoing : 412 logements réhabilités - Actualités Habitat", "Actualités Habitat") == (
+        "Tourcoing : 412 logements réhabilités")
+    # a dash tail that is not the outlet stays
+    assert strip_outlet_marks("Roubaix : les travaux commencent à l'Alma - Épeule", "Nord Éclair") == (
+        "Roubaix : les travaux commencent à l'Alma - Épeule")
+
+
+def test_a_place_named_more_or_less_fully_is_one_place():
+    from newsletter.curate.dedupe import _names
+
+    assert _names("Démolition à Lille-Sud ce lundi") == {"lille"}
+    assert _names("Avenant signé par l'agglomération Lens-Liévin") == {"lens", "lievin"}
+    assert _names("Une maison France services à Boulogne-sur-Mer") == {"france", "boulogne"}
+    # one place whose name starts or holds a word that makes it one
+    assert _names("Rénovation à Saint-Denis et en Seine-Saint-Denis") == {"saint-denis", "seine-saint-denis"}
+    assert _names("Les quartiers des Hauts-de-France") == {"hauts-de-france"}
+
+
+def test_copies_naming_a_town_or_its_quarter_are_not_held_apart_but_two_towns_are():
+    sud = press("Lille-Sud : la médiathèque du Faubourg d'Arras rouvre après un an de travaux",
+                "https://voix.fr/mediatheque", summary="", outlet="La Voix du Nord")
+    lille = press("Lille : après un an de travaux, la médiathèque du Faubourg d'Arras rouvre ses portes",
+                  "https://actu.fr/mediatheque", summary="", outlet="actu.fr")
+    denis = press("Saint-Denis : la médiathèque rouvre après un an de travaux", "https://a.fr/sd", summary="",
+                  outlet="Le Parisien")
+    ouen = press("Saint-Ouen : la médiathèque rouvre après un an de travaux", "https://b.fr/so", summary="",
+                 outlet="Le Parisien")
+    result = dedupe([sud, lille, denis, ouen])
+    # the Lille copies: merged, or suggested to the officer
+    assert len(result.kept) == 3 or (sud.suggested == [lille.url] and lille.suggested == [sud.url])
+    # two towns: neither merged nor suggested
+    assert denis in result.kept and ouen in result.kept
+    assert denis.suggested == [] and ouen.suggested == []
 
 
 def test_confirmed_suggestion_shows_one_press_item_also_in_the_other_outlet():
