@@ -263,6 +263,20 @@ def test_outlet_marks_do_not_count():
         "Roubaix : les travaux commencent à l'Alma - Épeule")
 
 
+def test_figures_tell_stories_apart_when_they_are_of_one_kind():
+    from newsletter.curate.dedupe import _conflict, _features
+
+    def conflict(x: str, y: str) -> str | None:
+        return _conflict(_features(press(x, "https://a.fr/x", summary="")),
+                         _features(press(y, "https://b.fr/y", summary="")))
+
+    assert conflict("Programme 2024 du centre de ressources", "Programme 2025 du centre de ressources")
+    assert conflict("Lettre n°12 du centre de ressources", "Lettre n°13 du centre de ressources")
+    # a year in one title, a count in the other: two outlets' details of one story
+    assert conflict("PLF 2027 : les crédits des adultes-relais rétablis au Sénat",
+                    "Adultes-relais : 700 postes sauvés par le Sénat") is None
+
+
 def test_a_place_named_more_or_less_fully_is_one_place():
     from newsletter.curate.dedupe import _names
 
@@ -272,6 +286,8 @@ def test_a_place_named_more_or_less_fully_is_one_place():
     # one place whose name starts or holds a word that makes it one
     assert _names("Rénovation à Saint-Denis et en Seine-Saint-Denis") == {"saint-denis", "seine-saint-denis"}
     assert _names("Les quartiers des Hauts-de-France") == {"hauts-de-france"}
+    # common words joined by a hyphen opening a title name nothing
+    assert _names("Adultes-relais : 700 postes sauvés par le Sénat") == {"senat"}
 
 
 def test_copies_naming_a_town_or_its_quarter_are_not_held_apart_but_two_towns_are():
@@ -400,6 +416,9 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         press("12 millions d'euros pour Lens : Karim Benali salue le contrat", "https://a.fr/8",
               summary="Le maire Karim Benali salue le contrat de ville de Lens, 12 millions d'euros."),
         press("2024", "https://a.fr/9", summary="Programme 2024 et 2025."),
+        press("Programme 2025 du centre de ressources", "https://a.fr/10", summary=""),
+        press("PLF 2027 : les crédits des adultes-relais rétablis", "https://a.fr/11", summary=""),
+        press("Adultes-relais : 700 postes sauvés par le Sénat", "https://a.fr/12", summary="", outlet="Localtis"),
     ]
     feats = [_features(item) for item in items]
     df = Counter(t for f in feats for t in f.named | f.figures)
