@@ -100,15 +100,15 @@ def _load(request: Request, draft_id: str) -> outbox.Draft:
 
 
 def _taxonomy(draft: outbox.Draft):
+    """The draft's taxonomy, read again only when its files change (``pipeline.load_taxonomy``)."""
     from newsletter.collect.sources import load_sources
-    from newsletter.curate.classify import Taxonomy
-    from newsletter.pipeline import default_sources
+    from newsletter.pipeline import default_sources, load_taxonomy
 
     try:
         config = load_sources(draft.manifest.get("sources_file") or default_sources())
-        return Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
+        return load_taxonomy(config.taxonomy_path)
     except UserError:
-        return Taxonomy.default()
+        return load_taxonomy()
 
 
 def _page_context(request: Request, draft: outbox.Draft) -> dict[str, Any]:
