@@ -531,9 +531,11 @@ def test_users_commands(ctx, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("un autre mot de passe\n"))
     assert main(["users", "add", "dominique", "--password-stdin"]) == 2
     assert "existe déjà" in capsys.readouterr().err
+    auth.add_user(store, "local", None)
     assert main(["users", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "dominique" in out and "dominique@example.org" in out and "camille" in out
+    out = capsys.readouterr().out.splitlines()
+    assert "dominique".ljust(24) + " dominique@example.org" in out and "camille".ljust(24) + " camille@example.org" in out
+    assert "local".ljust(24) + " —  (connexion par lien seulement)" in out
     stored = store.engine.connect().exec_driver_sql("select password_hash from users where name='dominique'").scalar()
     assert stored.startswith("$argon2id$")
     assert main(["users", "remove", "dominique"]) == 0
