@@ -157,3 +157,22 @@ def database_url(request, tmp_path, monkeypatch):
         url = pg.fresh_database(request.getfixturevalue("postgres_server"))
     monkeypatch.setenv("NEWSLETTER_DATABASE_URL", url)
     return url
+
+
+# -- the isolated home's settings and database (tests of drafts, checks, approval) --
+
+
+@pytest.fixture
+def settings():
+    """The settings of the test's own home, outbox and database (see ``_isolated_settings``)."""
+    from newsletter.settings import Settings
+
+    return Settings.from_env()
+
+
+@pytest.fixture
+def store(settings):
+    """The test's own database (a module may define its own ``store``, e.g. on both engines)."""
+    from newsletter.store import Store
+
+    return Store(settings.database_url)

@@ -9,6 +9,7 @@ from email import policy
 from pathlib import Path
 
 import pytest
+from checktools import links_ok
 from sqlalchemy import select
 
 from newsletter.cli import main
@@ -30,25 +31,10 @@ from newsletter.outbox.drafts import (
     verify_approved,
 )
 from newsletter.pipeline import load_run_config, publish_draft_web, render_step
-from newsletter.settings import Settings
-from newsletter.store import Store, approvals
+from newsletter.store import approvals
 
 ROOT = Path(__file__).resolve().parent.parent
 SUBJECT = "La lettre de l'IREV – décembre 2025"
-
-
-@pytest.fixture
-def settings():
-    return Settings.from_env()
-
-
-@pytest.fixture
-def store(settings):
-    return Store(settings.database_url)
-
-
-def links_ok(urls):
-    return {u: LinkStatus(u, ok=True, status=200) for u in urls}
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import threading
 import time
 from datetime import date
 
-import pytest
+from checktools import links_ok
 from httpserver import free_port
 
 from newsletter import USER_AGENT
@@ -23,19 +23,8 @@ from newsletter.outbox.checks import (
 )
 from newsletter.outbox.drafts import create_draft
 from newsletter.settings import Settings
-from newsletter.store import Store
 
 GTUBE = "XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X"
-
-
-@pytest.fixture
-def settings():
-    return Settings.from_env()
-
-
-@pytest.fixture
-def store(settings):
-    return Store(settings.database_url)
 
 
 def html_page(links: list[str] | None = None, extra: str = "", logo: str | None = None) -> str:
@@ -69,12 +58,6 @@ def make_draft(settings, store, *, html: str, text: str = "Bonjour\n", subject: 
         settings.outbox, store, month=date(2026, 12, 1), files=files,
         manifest={"subject": subject, "unsubscribe": "{{unsubscribe_url}}"},
     )
-
-
-def links_ok(urls):
-    from newsletter.outbox.checks import LinkStatus
-
-    return {u: LinkStatus(u, ok=True, status=200) for u in urls}
 
 
 def check(settings, store, draft, name, **kw):

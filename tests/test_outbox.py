@@ -159,6 +159,13 @@ def test_cli_list_show_approve_reject(box, store, monkeypatch, capsys, tmp_path)
     assert main(["outbox", "list"]) == 0
     out = capsys.readouterr().out
     assert draft.id in out and "en attente de validation" in out
+    m = draft.manifest
+    items = str((m.get("counts") or {}).get("items", "?"))
+    assert out.splitlines() == [  # one aligned line per draft under the header
+        "IDENTIFIANT".ljust(34) + " MOIS     " + "STATUT".ljust(26) + " ÉLÉMENTS  OBJET",
+        f"{draft.id.ljust(34)} {m.get('month', '').ljust(8)} {'en attente de validation'.ljust(26)} {items.rjust(8)}"
+        f"  {m.get('subject', '')}",
+    ]
     assert main(["outbox", "show", draft.id]) == 0
     out = capsys.readouterr().out
     assert "Statut : en attente de validation" in out and str(draft.path) in out

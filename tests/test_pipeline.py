@@ -146,3 +146,28 @@ def test_manifest_says_pending_and_counts(sample_run):
     out = subprocess.run([sys.executable, "-m", "newsletter.cli", "outbox", "list"], capture_output=True,
                          text=True, env=env, timeout=60)
     assert draft.name in out.stdout and "en attente de validation" in out.stdout
+
+
+def test_load_taxonomy_reads_its_files_again_only_when_they_change(tmp_path):
+    """The review app's taxonomy: the same object (and so the same trained model) while the YAML and
+    the training file are unchanged; a new one after an edit of either; a broken file is not kept."""
+    from newsletter.curate.classify import TaxonomyError
+    from newsletter.home import packaged_sources
+    from newsletter.pipeline import load_taxonomy
+
+    yaml_file, training = tmp_path / "taxonomy.yaml", tmp_path / "training.jsonl"
+    text = (packaged_sources() / "taxonomy.yaml").read_text(encoding="utf-8")
+    yaml_file.write_text(text, encoding="utf-8")
+    training.write_text((packaged_sources() / "training.jsonl").read_text(encoding="utf-8"), encoding="utf-8")
+    first = load_taxonomy(yaml_file)
+    assert load_taxonomy(yaml_file) is first and first.path == yaml_file
+    with training.open("a", encoding="utf-8") as fh:
+        fh.write(json.dumps({"title": "Une page de plus", "label": "autres"}) + "\n")
+    second = load_taxonomy(yaml_file)
+    assert second is not first and len(second.training) == len(first.training) + 1
+    assert load_taxonomy(yaml_file) is second
+    yaml_file.write_text(text.replace("categories:", "categories: [", 1), encoding="utf-8")
+    with pytest.raises(TaxonomyError, match="taxonomy.yaml"):
+        load_taxonomy(yaml_file)
+    yaml_file.write_text(text, encoding="utf-8")
+    assert load_taxonomy(yaml_file) is not second and load_taxonomy(yaml_file).slugs == first.slugs

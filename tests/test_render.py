@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import os
 import re
 import shutil
 from datetime import date, datetime
@@ -18,6 +16,7 @@ from pathlib import Path
 
 import lxml.html
 import pytest
+from goldentools import HERE, check_golden, load_issue
 from icalendar import Calendar
 
 from newsletter.render.branding import (
@@ -36,32 +35,7 @@ from newsletter.render.ics import event_ics, ics_filename
 from newsletter.models import Issue, Item
 from newsletter.render.newsletter import TEMPLATES_DIR, TemplateError, render_newsletter, validate_html
 
-HERE = Path(__file__).resolve().parent
-GOLDEN = HERE / "golden"
-DATA = HERE / "data" / "render_issue.json"
 ROOT = HERE.parent
-
-
-def load_issue() -> Issue:
-    return Issue.from_dict(json.loads(DATA.read_text(encoding="utf-8")))
-
-
-def normalise(text: str) -> str:
-    """Golden comparison ignores trailing spaces and the final newline (nothing else is volatile)."""
-    return "\n".join(line.rstrip() for line in text.strip().splitlines()) + "\n"
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    actual = normalise(actual)
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(actual, encoding="utf-8")
-        if os.environ.get("UPDATE_GOLDEN") != "1":
-            pytest.fail(f"golden file {path} was missing and has been written: review it and run again")
-        return
-    expected = path.read_text(encoding="utf-8")
-    assert actual == expected, f"{name} differs from the golden file (UPDATE_GOLDEN=1 to regenerate)"
 
 
 @pytest.fixture(scope="module")

@@ -8,11 +8,10 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import date, datetime
-from pathlib import Path
 
 import pytest
+from goldentools import check_golden, load_issue
 
 from newsletter.render.branding import load_branding
 from newsletter.models import Issue, Item
@@ -28,9 +27,6 @@ from newsletter.render.social import (
     social_drafts,
 )
 
-HERE = Path(__file__).resolve().parent
-GOLDEN = HERE / "golden"
-DATA = HERE / "data" / "render_issue.json"
 HASHTAGS = {
     "*": ["PolitiqueDeLaVille"],
     "discriminations": ["PreventionDiscriminations", "Égalité"],
@@ -38,21 +34,6 @@ HASHTAGS = {
     "education": ["CitésÉducatives"],
     "contrats-de-ville": ["ContratsDeVille"],
 }
-
-
-def load_issue() -> Issue:
-    return Issue.from_dict(json.loads(DATA.read_text(encoding="utf-8")))
-
-
-def check_golden(name: str, actual: str) -> None:
-    path = GOLDEN / name
-    actual = "\n".join(line.rstrip() for line in actual.strip().splitlines()) + "\n"
-    if os.environ.get("UPDATE_GOLDEN") == "1" or not path.exists():
-        path.write_text(actual, encoding="utf-8")
-        if os.environ.get("UPDATE_GOLDEN") != "1":
-            pytest.fail(f"golden file {path} was missing and has been written: review it and run again")
-        return
-    assert actual == path.read_text(encoding="utf-8"), f"{name} differs (UPDATE_GOLDEN=1 to regenerate)"
 
 
 @pytest.fixture(scope="module")

@@ -102,6 +102,21 @@ def test_cli_import_list_count_unsubscribe_export(tmp_path, capsys):
     assert "aucun abonné" in capsys.readouterr().err
 
 
+def test_cli_list_prints_one_aligned_line_per_subscriber(tmp_path, capsys):
+    assert main(["subscribers", "list"]) == 0
+    assert capsys.readouterr().out == "Aucun abonné.\n"
+    assert main(["subscribers", "add", "ana@example.org", "--name", "Ana"]) == 0
+    assert main(["subscribers", "add", "ben@example.org"]) == 0
+    assert main(["subscribers", "unsubscribe", "ben@example.org"]) == 0
+    capsys.readouterr()
+    assert main(["subscribers", "list"]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "ADRESSE" + " " * 34 + "STATUT" + " " * 21 + "NOM",
+        "ana@example.org" + " " * 26 + "abonné" + " " * 21 + "Ana",
+        "ben@example.org" + " " * 26 + "désabonné" + " " * 18,
+    ]
+
+
 def test_cli_send_prints_the_summary(monkeypatch, tmp_path, capsys):
     from deliverytools import approved_draft, delivery_env
 

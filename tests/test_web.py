@@ -322,6 +322,42 @@ def test_the_officer_edits_a_draft_through_the_page(app, ctx):
     assert "éditorial modifié" in history and "camille" in history
 
 
+def test_the_draft_page_reads_the_taxonomy_once_and_sees_an_edit_at_the_next_load(app, ctx, tmp_path, monkeypatch):
+    """The page needs the taxonomy (and its ~1,700 training pages) at each load: read once while the files
+    are unchanged; an edit of the home's taxonomy.yaml shows at the next load."""
+    from newsletter.curate import classify
+    from newsletter.home import packaged_sources
+
+    _, _, draft = ctx
+    home = tmp_path / "centre"
+    (home / "sources").mkdir(parents=True)
+    taxonomy_file = home / "sources" / "taxonomy.yaml"
+    text = (packaged_sources() / "taxonomy.yaml").read_text(encoding="utf-8")
+    assert "\n  - slug: autres\n" in text
+    taxonomy_file.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("NEWSLETTER_HOME", str(home))
+    reads = []
+    load_training = classify.load_training
+
+    def counting(path):
+        reads.append(path)
+        return load_training(path)
+
+    monkeypatch.setattr(classify, "load_training", counting)
+    client = login(app)
+    for _ in range(2):
+        page = client.get(f"/drafts/{draft.id}")
+        assert page.status_code == 200 and '<option value="sante"' in page.text
+        assert 'value="budgets-participatifs"' not in page.text
+    assert len(reads) == 1
+    added = "\n  - slug: budgets-participatifs\n    label: Budgets participatifs\n    hashtags: []\n    keywords: [budget participatif]\n"
+    taxonomy_file.write_text(text.replace("\n  - slug: autres\n", added + "  - slug: autres\n"), encoding="utf-8")
+    page = client.get(f"/drafts/{draft.id}")
+    assert '<option value="budgets-participatifs" >Budgets participatifs</option>' in page.text and len(reads) == 2
+    client.get(f"/drafts/{draft.id}")
+    assert len(reads) == 2
+
+
 def test_two_editors_saving_different_versions_one_wins_the_other_is_told(app, ctx):
     settings, store, draft = ctx
     alice, bob = login(app, "alice"), login(app, "bob")
@@ -495,9 +531,11 @@ def test_users_commands(ctx, monkeypatch, capsys):
     monkeypatch.setattr("sys.stdin", io.StringIO("un autre mot de passe\n"))
     assert main(["users", "add", "dominique", "--password-stdin"]) == 2
     assert "existe déjà" in capsys.readouterr().err
+    auth.add_user(store, "local", None)
     assert main(["users", "list"]) == 0
-    out = capsys.readouterr().out
-    assert "dominique" in out and "dominique@example.org" in out and "camille" in out
+    out = capsys.readouterr().out.splitlines()
+    assert "dominique".ljust(24) + " dominique@example.org" in out and "camille".ljust(24) + " camille@example.org" in out
+    assert "local".ljust(24) + " —  (connexion par lien seulement)" in out
     stored = store.engine.connect().exec_driver_sql("select password_hash from users where name='dominique'").scalar()
     assert stored.startswith("$argon2id$")
     assert main(["users", "remove", "dominique"]) == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -173,17 +174,74 @@ def _drop_entry(item, stage: str, exc: BaseException) -> dict[str, Any]:
     return dropped_entry(item, item.source or "?", stage, reason)
 
 
-def load_run_config(sources_path: str | Path | None, *, month: date, today: date) -> RunConfig:
+_TAXONOMIES: dict[Path, tuple[Any, tuple[Any, ...], Any]] = {}  # path -> (training name, signature, Taxonomy)
+_TAXONOMIES_LOCK = threading.Lock()
+
+
+def _file_signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+def _training_signature(path: Path, training: Any) -> tuple[Any, ...]:
+    """The training file a taxonomy names (resolved as ``Taxonomy.load`` does) and its signature."""
+    from newsletter.curate.classify import training_path
+
+    if not isinstance(training, str) or not training.strip():
+        return ()
+    pages = training_path(training, path)
+    return pages, _file_signature(pages)
+
+
+def load_taxonomy(path: str | Path | None = None):
+    """The taxonomy of ``path`` (None: the home's) as ``Taxonomy.load`` reads it, read
+    once per process while its files (the YAML and the training file it names) are
+    unchanged: the review app shows and edits drafts with it at each request, and the
+    same object keeps its trained text model (``curate/model.py`` caches by taxonomy).
+    An edit of either file (modification time, size or inode) is read at the next call;
+    a broken file raises its ``TaxonomyError`` and nothing is cached."""
+    from newsletter.curate.classify import Taxonomy, TaxonomyError
+    from newsletter.home import TAXONOMY_FILE, config_path
+    from newsletter.yamlfile import load_yaml
+
+    path = Path(path) if path else config_path(TAXONOMY_FILE)
+    with _TAXONOMIES_LOCK:
+        cached = _TAXONOMIES.get(path)
+        if cached is not None:
+            training, signature, taxonomy = cached
+            if signature == (_file_signature(path), *_training_signature(path, training)):
+                return taxonomy
+        before = _file_signature(path)  # taken before reading: a write while reading is seen next time
+        data = load_yaml(path, TaxonomyError, "taxonomy file")
+        training = data.get("training") if isinstance(data, dict) else None
+        signature = (before, *_training_signature(path, training))
+        taxonomy = Taxonomy.from_dict(data, path=path)
+        if len(_TAXONOMIES) >= 8:
+            _TAXONOMIES.clear()
+        _TAXONOMIES[path] = (training, signature, taxonomy)
+        return taxonomy
+
+
+def load_run_config(sources_path: str | Path | None, *, month: date, today: date,
+                    cached_taxonomy: bool = False) -> RunConfig:
     """Read and validate the sources, taxonomy (hashtags included) and branding files (``None``: :func:`default_sources`).
 
     Raises the UserError of the first broken file, naming it: ``newsletter run``
-    calls this before Prefect starts, so a bad file fails fast.
+    calls this before Prefect starts, so a bad file fails fast. ``cached_taxonomy``:
+    the taxonomy through :func:`load_taxonomy` (read again only when its files
+    changed), for a draft's edits; a run reads it afresh.
     """
     from newsletter.render.branding import load_branding
     from newsletter.curate.classify import Taxonomy
 
     config = load_sources(sources_path if sources_path is not None else default_sources())
-    taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
+    if cached_taxonomy:
+        taxonomy = load_taxonomy(config.taxonomy_path)
+    else:
+        taxonomy = Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
     branding = load_branding(config.branding_path)
     return RunConfig(sources=config, taxonomy=taxonomy, branding=branding, month=month, today=today)
 
@@ -635,7 +693,7 @@ def update_draft(
     change(proposed)
     curated, report = draft_curated(draft)
     sources_file = draft.manifest.get("sources_file")  # None: the default sources
-    cfg = load_run_config(sources_file, month=curated.month, today=curated.today)
+    cfg = load_run_config(sources_file, month=curated.month, today=curated.today, cached_taxonomy=True)
     issue, report, _ = apply_edits(curated, report, proposed, taxonomy=cfg.taxonomy, strict=True)
     output = _render(issue, cfg, proposed, strict=True)  # an edit that cannot be rendered is refused
     saved = save_edits(store, draft_id, change, base_version=current.version, actor=actor, note=note)

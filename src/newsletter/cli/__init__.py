@@ -196,6 +196,7 @@ def outbox_context():
 
 
 def cmd_outbox_list(args) -> int:
+    from newsletter.cli.tables import print_table
     from newsletter.outbox.drafts import STATUS_LABELS_FR, list_drafts
 
     settings, store = outbox_context()
@@ -203,15 +204,11 @@ def cmd_outbox_list(args) -> int:
     if args.json:
         print(json.dumps([d.manifest for d in drafts], ensure_ascii=False, indent=2))
         return 0
-    if not drafts:
-        print(f"Aucun brouillon dans {settings.outbox}.")
-        return 0
-    print(f"{'IDENTIFIANT':<34} {'MOIS':<8} {'STATUT':<26} ÉLÉMENTS  OBJET")
-    for d in drafts:
-        m = d.manifest
-        label = STATUS_LABELS_FR.get(d.status, d.status)
-        items = (m.get("counts") or {}).get("items", "?")
-        print(f"{d.id:<34} {m.get('month', ''):<8} {label:<26} {items!s:>8}  {m.get('subject', '')}")
+    rows = [(d.id, d.manifest.get("month", ""), STATUS_LABELS_FR.get(d.status, d.status),
+             f"{(d.manifest.get('counts') or {}).get('items', '?')!s:>8}", d.manifest.get("subject", ""))
+            for d in drafts]
+    print_table(rows, (34, 8, 26, 9), header=("IDENTIFIANT", "MOIS", "STATUT", "ÉLÉMENTS", "OBJET"),
+                empty=f"Aucun brouillon dans {settings.outbox}.")
     return 0
 
 
@@ -455,9 +452,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port for --serve (default: a free one)")
     p.set_defaults(func=cmd_sample_site)
 
-    p = sub.add_parser("outbox", help="drafts awaiting approval: list, show, edit, approve, reject, reopen, send")
-    osub = p.add_subparsers(dest="outbox_command", metavar="ACTION")
-    osub.required = True
+    osub = add_group(sub, "outbox", "drafts awaiting approval: list, show, edit, approve, reject, reopen, send")
     q = osub.add_parser("list", help="list drafts, newest first")
     q.add_argument("--json", action="store_true", help="print the manifests as JSON")
     q.set_defaults(func=cmd_outbox_list)
@@ -509,6 +504,15 @@ COMMAND_MODULES: tuple[str, ...] = (
     "newsletter.cli.serve",
     "newsletter.cli.users",
 )
+
+
+def add_group(subparsers, name: str, help: str):
+    """A command group ``newsletter NAME ACTION …`` (the action required, in ``args.<name>_command``):
+    the subparsers its actions are added to."""
+    p = subparsers.add_parser(name, help=help)
+    actions = p.add_subparsers(dest=f"{name}_command", metavar="ACTION")
+    actions.required = True
+    return actions
 
 
 def default_actor() -> str:

@@ -44,6 +44,7 @@ def cmd_add(args) -> int:
 
 
 def cmd_list(args) -> int:
+    from newsletter.cli.tables import print_table
     from newsletter.deliver.subscribers import STATUS_LABELS_FR, list_subscribers
 
     _, store = _context()
@@ -51,12 +52,8 @@ def cmd_list(args) -> int:
     if args.json:
         print(json.dumps([s.to_dict() for s in rows], ensure_ascii=False, indent=2))
         return 0
-    if not rows:
-        print("Aucun abonné.")
-        return 0
-    print(f"{'ADRESSE':<40} {'STATUT':<26} NOM")
-    for s in rows:
-        print(f"{s.email:<40} {STATUS_LABELS_FR[s.status]:<26} {s.name or ''}")
+    print_table([(s.email, STATUS_LABELS_FR[s.status], s.name or "") for s in rows], (40, 26),
+                header=("ADRESSE", "STATUT", "NOM"), empty="Aucun abonné.")
     return 0
 
 
@@ -95,11 +92,9 @@ def cmd_count(args) -> int:
 
 
 def register(sub) -> None:
-    from newsletter.cli import default_actor
+    from newsletter.cli import add_group, default_actor
 
-    p = sub.add_parser("subscribers", help="subscribers: import, add, list, export, unsubscribe, count")
-    ssub = p.add_subparsers(dest="subscribers_command", metavar="ACTION")
-    ssub.required = True
+    ssub = add_group(sub, "subscribers", "subscribers: import, add, list, export, unsubscribe, count")
 
     q = ssub.add_parser("import", help="import a CSV export (Mailchimp, Brevo or a hand-made sheet)")
     q.add_argument("file")

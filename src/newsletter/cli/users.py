@@ -42,15 +42,12 @@ def cmd_users_add(args) -> int:
 
 
 def cmd_users_list(args) -> int:
+    from newsletter.cli.tables import print_table
     from newsletter.web.auth import list_users
 
-    accounts = list_users(_context())
-    if not accounts:
-        print("Aucun compte. Créez-en un : newsletter users add NOM --email ADRESSE")
-        return 0
-    for user in accounts:
-        how = "" if user.has_password else "  (connexion par lien seulement)"
-        print(f"{user.name:<24} {user.email or '—'}{how}")
+    link_only = "  (connexion par lien seulement)"
+    print_table([(u.name, (u.email or "—") + ("" if u.has_password else link_only)) for u in list_users(_context())],
+                (24,), empty="Aucun compte. Créez-en un : newsletter users add NOM --email ADRESSE")
     return 0
 
 
@@ -63,9 +60,9 @@ def cmd_users_remove(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("users", help="accounts of the review web app: add, list, remove")
-    sub = p.add_subparsers(dest="users_command", metavar="ACTION")
-    sub.required = True
+    from newsletter.cli import add_group
+
+    sub = add_group(subparsers, "users", "accounts of the review web app: add, list, remove")
     q = sub.add_parser("add", help="create an account (password asked twice, or read from stdin)")
     q.add_argument("name", help="user name (letters, digits, . _ -)")
     q.add_argument("--email", help="the editor's address: where 'M'envoyer un BAT' sends the proof")

@@ -100,15 +100,15 @@ def _load(request: Request, draft_id: str) -> outbox.Draft:
 
 
 def _taxonomy(draft: outbox.Draft):
+    """The draft's taxonomy, read again only when its files change (``pipeline.load_taxonomy``)."""
     from newsletter.collect.sources import load_sources
-    from newsletter.curate.classify import Taxonomy
-    from newsletter.pipeline import default_sources
+    from newsletter.pipeline import default_sources, load_taxonomy
 
     try:
         config = load_sources(draft.manifest.get("sources_file") or default_sources())
-        return Taxonomy.load(config.taxonomy_path) if config.taxonomy_path else Taxonomy.default()
+        return load_taxonomy(config.taxonomy_path)
     except UserError:
-        return Taxonomy.default()
+        return load_taxonomy()
 
 
 def _page_context(request: Request, draft: outbox.Draft) -> dict[str, Any]:
@@ -190,6 +190,27 @@ async def _edit(
         return await _draft_page(request, draft_id, 400, error=str(exc), refill=refill(form) if refill else {})
     flash(request, "success", f"Enregistré : {note}. Le brouillon a été régénéré.")
     return _redirect(draft_id, anchor)
+
+
+Build = Callable[[Request, Any, outbox.Draft], tuple[Any, ...]]
+
+
+def _edit_route(path: str, *, refill: Callable[[Any], dict[str, str]] | None = None) -> Callable[[Build], Build]:
+    """Register ``build(request, form, draft) -> (change, note[, after])`` as the POST route
+    ``path`` (with ``{draft_id}``): one change to a draft through :func:`_edit` (CSRF by the
+    middleware, stale version refused, French message, redirect; ``refill``: the form's
+    fields shown again when the change is refused)."""
+
+    def register(build: Build) -> Build:
+        async def endpoint(request: Request, draft_id: str) -> Response:
+            return await _edit(request, draft_id, lambda form, draft: build(request, form, draft), refill=refill)
+
+        endpoint.__name__ = endpoint.__qualname__ = build.__name__
+        endpoint.__doc__ = build.__doc__
+        router.post(path)(endpoint)
+        return build
+
+    return register
 
 
 def _find_item(draft: outbox.Draft, url: str):
@@ -322,197 +343,170 @@ async def social_length(request: Request):
 # -- edits --------------------------------------------------------------------------
 
 
-@router.post("/drafts/{draft_id}/editorial")
-async def edit_editorial(request: Request, draft_id: str):
-    def build(form, draft):
-        text = validate_editorial(_field(form, "editorial", max_len=20_000))
+@_edit_route("/drafts/{draft_id}/editorial", refill=lambda f: {"editorial": str(f.get("editorial") or "")})
+def edit_editorial(request: Request, form, draft: outbox.Draft):
+    text = validate_editorial(_field(form, "editorial", max_len=20_000))
 
-        def change(e: DraftEdits) -> None:
-            e.editorial = text
+    def change(e: DraftEdits) -> None:
+        e.editorial = text
 
-        return change, "éditorial modifié" if text else "éditorial retiré"
-
-    return await _edit(request, draft_id, build, refill=lambda f: {"editorial": str(f.get("editorial") or "")})
+    return change, "éditorial modifié" if text else "éditorial retiré"
 
 
-@router.post("/drafts/{draft_id}/items/remove")
-async def item_remove(request: Request, draft_id: str):
-    def build(form, draft):
-        item = _find_item(draft, _field(form, "url"))
-        urls = item_urls(item)
+@_edit_route("/drafts/{draft_id}/items/remove")
+def item_remove(request: Request, form, draft: outbox.Draft):
+    item = _find_item(draft, _field(form, "url"))
+    urls = item_urls(item)
 
-        def change(e: DraftEdits) -> None:
-            if item.url not in e.removed:
-                e.removed.append(item.url)
-            if e.featured is not None:
-                e.featured = [u for u in e.featured if u not in urls]
+    def change(e: DraftEdits) -> None:
+        if item.url not in e.removed:
+            e.removed.append(item.url)
+        if e.featured is not None:
+            e.featured = [u for u in e.featured if u not in urls]
 
-        return change, f"élément retiré : « {_short(item.title)} »"
-
-    return await _edit(request, draft_id, build)
+    return change, f"élément retiré : « {_short(item.title)} »"
 
 
-@router.post("/drafts/{draft_id}/items/restore")
-async def item_restore(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/items/restore")
+def item_restore(request: Request, form, draft: outbox.Draft):
     from newsletter.pipeline import draft_curated
 
-    def build(form, draft):
-        url = _field(form, "url")
-        curated, _ = draft_curated(draft)
-        edits = load_edits(_store(request), draft.id)
-        found = [i for i in removed_items(curated, edits) if i.url == url]
-        if not found:
-            raise EditRefused(f"« {url[:200]} » n'est pas un élément retiré de ce brouillon.")
-        urls = item_urls(found[0])
+    url = _field(form, "url")
+    curated, _ = draft_curated(draft)
+    edits = load_edits(_store(request), draft.id)
+    found = [i for i in removed_items(curated, edits) if i.url == url]
+    if not found:
+        raise EditRefused(f"« {url[:200]} » n'est pas un élément retiré de ce brouillon.")
+    urls = item_urls(found[0])
 
-        def change(e: DraftEdits) -> None:
-            e.removed = [u for u in e.removed if u not in urls]
+    def change(e: DraftEdits) -> None:
+        e.removed = [u for u in e.removed if u not in urls]
 
-        return change, f"élément remis : « {_short(found[0].title)} »"
-
-    return await _edit(request, draft_id, build)
+    return change, f"élément remis : « {_short(found[0].title)} »"
 
 
-@router.post("/drafts/{draft_id}/items/move")
-async def item_move(request: Request, draft_id: str):
-    def build(form, draft):
-        url, section, direction = _field(form, "url"), _field(form, "section"), _field(form, "direction")
-        if direction not in ("up", "down"):
-            raise HTTPException(400)
-        order = views.section_urls(draft, section)
-        if order is None or url not in order:
-            raise EditRefused("Cet élément n'est pas dans cette rubrique : rechargez la page.")
-        i = order.index(url)
-        j = i - 1 if direction == "up" else i + 1
-        if not 0 <= j < len(order):
-            raise EditRefused("Cet élément est déjà " + ("en tête" if direction == "up" else "en bas") + " de sa rubrique.")
-        order[i], order[j] = order[j], order[i]
-        item = _find_item(draft, url)
+@_edit_route("/drafts/{draft_id}/items/move")
+def item_move(request: Request, form, draft: outbox.Draft):
+    url, section, direction = _field(form, "url"), _field(form, "section"), _field(form, "direction")
+    if direction not in ("up", "down"):
+        raise HTTPException(400)
+    order = views.section_urls(draft, section)
+    if order is None or url not in order:
+        raise EditRefused("Cet élément n'est pas dans cette rubrique : rechargez la page.")
+    i = order.index(url)
+    j = i - 1 if direction == "up" else i + 1
+    if not 0 <= j < len(order):
+        raise EditRefused("Cet élément est déjà " + ("en tête" if direction == "up" else "en bas") + " de sa rubrique.")
+    order[i], order[j] = order[j], order[i]
+    item = _find_item(draft, url)
 
-        def change(e: DraftEdits) -> None:
-            if section == FEATURED:
-                e.featured = list(order)
-            else:
-                e.order[section] = list(order)
+    def change(e: DraftEdits) -> None:
+        if section == FEATURED:
+            e.featured = list(order)
+        else:
+            e.order[section] = list(order)
 
-        verb = "monté" if direction == "up" else "descendu"
-        return change, f"« {_short(item.title)} » {verb} dans « {views.section_label(section)} »"
-
-    return await _edit(request, draft_id, build)
+    verb = "monté" if direction == "up" else "descendu"
+    return change, f"« {_short(item.title)} » {verb} dans « {views.section_label(section)} »"
 
 
-@router.post("/drafts/{draft_id}/items/feature")
-async def item_feature(request: Request, draft_id: str):
-    def build(form, draft):
-        item = _find_item(draft, _field(form, "url"))
-        on = _field(form, "featured") == "1"
-        current = views.featured_urls(draft)
-        urls = item_urls(item)
-        chosen = [u for u in current if u not in urls] + ([item.url] if on else [])
+@_edit_route("/drafts/{draft_id}/items/feature")
+def item_feature(request: Request, form, draft: outbox.Draft):
+    item = _find_item(draft, _field(form, "url"))
+    on = _field(form, "featured") == "1"
+    current = views.featured_urls(draft)
+    urls = item_urls(item)
+    chosen = [u for u in current if u not in urls] + ([item.url] if on else [])
 
-        def change(e: DraftEdits) -> None:
-            e.featured = list(chosen)
+    def change(e: DraftEdits) -> None:
+        e.featured = list(chosen)
 
-        what = "mis « À la une »" if on else "retiré de « À la une »"
-        return change, f"« {_short(item.title)} » {what}"
-
-    return await _edit(request, draft_id, build)
+    what = "mis « À la une »" if on else "retiré de « À la une »"
+    return change, f"« {_short(item.title)} » {what}"
 
 
-@router.post("/drafts/{draft_id}/items/category")
-async def item_category(request: Request, draft_id: str):
-    def build(form, draft):
-        item = _find_item(draft, _field(form, "url"))
-        slug = _field(form, "category")
-        taxonomy = _taxonomy(draft)
-        if slug not in taxonomy.slugs:
-            raise EditRefused(f"Catégorie inconnue : « {slug[:60]} ».")
+@_edit_route("/drafts/{draft_id}/items/category")
+def item_category(request: Request, form, draft: outbox.Draft):
+    item = _find_item(draft, _field(form, "url"))
+    slug = _field(form, "category")
+    taxonomy = _taxonomy(draft)
+    if slug not in taxonomy.slugs:
+        raise EditRefused(f"Catégorie inconnue : « {slug[:60]} ».")
 
-        def change(e: DraftEdits) -> None:
-            e.categories[item.url] = slug
+    def change(e: DraftEdits) -> None:
+        e.categories[item.url] = slug
 
-        def remember(store, actor: str) -> None:
-            # The correction is kept in the home: later runs file the same URL, and the
-            # same source's series, under this category (and learn from it).
-            from newsletter.curate.classify import record_correction
+    def remember(store, actor: str) -> None:
+        # The correction is kept in the home: later runs file the same URL, and the
+        # same source's series, under this category (and learn from it).
+        from newsletter.curate.classify import record_correction
 
-            record_correction(store, item, slug, actor)
+        record_correction(store, item, slug, actor)
 
-        return change, f"catégorie de « {_short(item.title)} » : {taxonomy.label(slug)}", remember
-
-    return await _edit(request, draft_id, build)
+    return change, f"catégorie de « {_short(item.title)} » : {taxonomy.label(slug)}", remember
 
 
-@router.post("/drafts/{draft_id}/suggestions")
-async def answer_suggestion(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/suggestions")
+def answer_suggestion(request: Request, form, draft: outbox.Draft):
     """The officer confirms (same story: one press item "également dans …") or dismisses a likely copy."""
-    def build(form, draft):
-        url, other = _field(form, "url"), _field(form, "other_url")
-        answer = _field(form, "answer")
-        if answer not in ("confirm", "dismiss"):
-            raise EditRefused("Réponse inconnue : choisissez « Même information » ou « Informations différentes ».")
-        entries = [e for e in (draft.manifest.get("curation") or {}).get("suggested") or []
-                   if e.get("url") == url and e.get("other_url") == other]
-        if not entries:
-            raise EditRefused("Cette suggestion n'existe pas (ou plus) : rechargez la page.")
-        entry = entries[0]
-        if entry.get("answered"):
-            raise EditRefused("Cette suggestion a déjà reçu une réponse : rechargez la page.")
-        key = "confirmed" if answer == "confirm" else "dismissed"
+    url, other = _field(form, "url"), _field(form, "other_url")
+    answer = _field(form, "answer")
+    if answer not in ("confirm", "dismiss"):
+        raise EditRefused("Réponse inconnue : choisissez « Même information » ou « Informations différentes ».")
+    entries = [e for e in (draft.manifest.get("curation") or {}).get("suggested") or []
+               if e.get("url") == url and e.get("other_url") == other]
+    if not entries:
+        raise EditRefused("Cette suggestion n'existe pas (ou plus) : rechargez la page.")
+    entry = entries[0]
+    if entry.get("answered"):
+        raise EditRefused("Cette suggestion a déjà reçu une réponse : rechargez la page.")
+    key = "confirmed" if answer == "confirm" else "dismissed"
 
-        def change(e: DraftEdits) -> None:
-            answers = e.extra.setdefault("suggestions", {})
-            pair = [url, other]
-            if pair not in answers.setdefault(key, []):
-                answers[key].append(pair)
+    def change(e: DraftEdits) -> None:
+        answers = e.extra.setdefault("suggestions", {})
+        pair = [url, other]
+        if pair not in answers.setdefault(key, []):
+            answers[key].append(pair)
 
-        what = "regroupées (même information)" if key == "confirmed" else "gardées séparées"
-        return change, f"« {_short(entry.get('title') or url)} » et « {_short(entry.get('other_title') or other)} » {what}"
-
-    return await _edit(request, draft_id, build)
+    what = "regroupées (même information)" if key == "confirmed" else "gardées séparées"
+    return change, f"« {_short(entry.get('title') or url)} » et « {_short(entry.get('other_title') or other)} » {what}"
 
 
-@router.post("/drafts/{draft_id}/unmerge")
-async def unmerge(request: Request, draft_id: str):
-    def build(form, draft):
-        url = _field(form, "url")
-        entries = [e for e in (draft.manifest.get("curation") or {}).get("merged") or []
-                   if e.get("absorbed_url") == url and not e.get("undone")]
-        if not entries:
-            raise EditRefused("Cette fusion n'existe pas ou a déjà été annulée : rechargez la page.")
+@_edit_route("/drafts/{draft_id}/unmerge")
+def unmerge(request: Request, form, draft: outbox.Draft):
+    url = _field(form, "url")
+    entries = [e for e in (draft.manifest.get("curation") or {}).get("merged") or []
+               if e.get("absorbed_url") == url and not e.get("undone")]
+    if not entries:
+        raise EditRefused("Cette fusion n'existe pas ou a déjà été annulée : rechargez la page.")
 
-        def change(e: DraftEdits) -> None:
-            if url not in e.unmerged:
-                e.unmerged.append(url)
+    def change(e: DraftEdits) -> None:
+        if url not in e.unmerged:
+            e.unmerged.append(url)
 
-        return change, f"fusion annulée : « {_short(entries[0].get('absorbed_title') or url)} »"
-
-    return await _edit(request, draft_id, build)
+    return change, f"fusion annulée : « {_short(entries[0].get('absorbed_title') or url)} »"
 
 
-@router.post("/drafts/{draft_id}/social")
-async def edit_social(request: Request, draft_id: str):
-    def build(form, draft):
-        key = _field(form, "key", max_len=3000)
-        posts = {p["key"]: p for p in views.social_posts(draft)}
-        if key not in posts:
-            raise EditRefused("Ce post n'existe pas dans ce brouillon : rechargez la page.")
-        post = posts[key]
-        reset = _field(form, "action") == "reset"
-        text = None if reset else validate_social_text(_field(form, "text", max_len=20_000))
+@_edit_route("/drafts/{draft_id}/social",
+             refill=lambda f: {"social_key": str(f.get("key") or ""), "social_text": str(f.get("text") or "")})
+def edit_social(request: Request, form, draft: outbox.Draft):
+    key = _field(form, "key", max_len=3000)
+    posts = {p["key"]: p for p in views.social_posts(draft)}
+    if key not in posts:
+        raise EditRefused("Ce post n'existe pas dans ce brouillon : rechargez la page.")
+    post = posts[key]
+    reset = _field(form, "action") == "reset"
+    text = None if reset else validate_social_text(_field(form, "text", max_len=20_000))
 
-        def change(e: DraftEdits) -> None:
-            if text is None:
-                e.social.pop(key, None)
-            else:
-                e.social[key] = text
+    def change(e: DraftEdits) -> None:
+        if text is None:
+            e.social.pop(key, None)
+        else:
+            e.social[key] = text
 
-        label = views.PLATFORM_LABELS.get(post["platform"], post["platform"])
-        what = "texte proposé rétabli" if reset else "modifié"
-        return change, f"post {label} « {_short(post['title'], 50)} » : {what}"
-
-    return await _edit(request, draft_id, build,
-                       refill=lambda f: {"social_key": str(f.get("key") or ""), "social_text": str(f.get("text") or "")})
+    label = views.PLATFORM_LABELS.get(post["platform"], post["platform"])
+    what = "texte proposé rétabli" if reset else "modifié"
+    return change, f"post {label} « {_short(post['title'], 50)} » : {what}"
 
 
 # -- the posting plan: move, edit, remove, put back, add ------------------------------------------
@@ -577,121 +571,106 @@ def _plan_change(update: Callable[[dict[str, Any] | None], dict[str, Any]]) -> C
     return change
 
 
-@router.post("/drafts/{draft_id}/plan/move")
-async def plan_move(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/plan/move")
+def plan_move(request: Request, form, draft: outbox.Draft):
     from newsletter.render.plan import move_post
 
-    def build(form, draft):
-        post = _named_post(draft, form)
-        when = _when(form, f"Déplacer le {_post_label(post)}", draft, request)
-        return (_plan_change(lambda data: move_post(data, post["id"], when)),
-                f"{_post_label(post)} déplacé au {_when_label(when)}")
-
-    return await _edit(request, draft_id, build)
+    post = _named_post(draft, form)
+    when = _when(form, f"Déplacer le {_post_label(post)}", draft, request)
+    return (_plan_change(lambda data: move_post(data, post["id"], when)),
+            f"{_post_label(post)} déplacé au {_when_label(when)}")
 
 
-@router.post("/drafts/{draft_id}/plan/edit")
-async def plan_edit(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/plan/edit",
+             refill=lambda f: {"plan_post": str(f.get("post_id") or ""), "plan_text": str(f.get("text") or "")})
+def plan_edit(request: Request, form, draft: outbox.Draft):
     from newsletter.render.plan import edit_post, reset_text
 
-    def build(form, draft):
-        post = _named_post(draft, form)
-        if _field(form, "action") == "reset":
-            return _plan_change(lambda data: reset_text(data, post["id"])), f"{_post_label(post)} : texte proposé rétabli"
-        text = validate_social_text(_field(form, "text", max_len=20_000))
-        return _plan_change(lambda data: edit_post(data, post["id"], text)), f"{_post_label(post)} : texte modifié"
-
-    return await _edit(request, draft_id, build,
-                       refill=lambda f: {"plan_post": str(f.get("post_id") or ""), "plan_text": str(f.get("text") or "")})
+    post = _named_post(draft, form)
+    if _field(form, "action") == "reset":
+        return _plan_change(lambda data: reset_text(data, post["id"])), f"{_post_label(post)} : texte proposé rétabli"
+    text = validate_social_text(_field(form, "text", max_len=20_000))
+    return _plan_change(lambda data: edit_post(data, post["id"], text)), f"{_post_label(post)} : texte modifié"
 
 
-@router.post("/drafts/{draft_id}/plan/remove")
-async def plan_remove(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/plan/remove")
+def plan_remove(request: Request, form, draft: outbox.Draft):
     from newsletter.render.plan import remove_post
 
-    def build(form, draft):
-        post = _named_post(draft, form)
-        return _plan_change(lambda data: remove_post(data, post["id"])), f"{_post_label(post)} retiré du plan"
-
-    return await _edit(request, draft_id, build)
+    post = _named_post(draft, form)
+    return _plan_change(lambda data: remove_post(data, post["id"])), f"{_post_label(post)} retiré du plan"
 
 
-@router.post("/drafts/{draft_id}/plan/restore")
-async def plan_restore(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/plan/restore")
+def plan_restore(request: Request, form, draft: outbox.Draft):
     from newsletter.render.plan import restore_post
 
-    def build(form, draft):
-        post_id = _field(form, "post_id", max_len=200)
-        found = [p for p in views.plan_file(draft).get("removed") or [] if p.get("id") == post_id]
-        if not found:
-            raise EditRefused("Ce post n'est pas parmi les posts retirés : rechargez la page.")
-        post = found[0]
-        when = post["scheduled_at"]
-        _refuse_past(when, f"Remettre le {_post_label(post)}", draft, request)
-        return (_plan_change(lambda data: restore_post(data, post_id, when)),
-                f"{_post_label(post)} remis au {_when_label(when)}")
-
-    return await _edit(request, draft_id, build)
+    post_id = _field(form, "post_id", max_len=200)
+    found = [p for p in views.plan_file(draft).get("removed") or [] if p.get("id") == post_id]
+    if not found:
+        raise EditRefused("Ce post n'est pas parmi les posts retirés : rechargez la page.")
+    post = found[0]
+    when = post["scheduled_at"]
+    _refuse_past(when, f"Remettre le {_post_label(post)}", draft, request)
+    return (_plan_change(lambda data: restore_post(data, post_id, when)),
+            f"{_post_label(post)} remis au {_when_label(when)}")
 
 
-@router.post("/drafts/{draft_id}/plan/add")
-async def plan_add(request: Request, draft_id: str):
+@_edit_route("/drafts/{draft_id}/plan/add",
+             refill=lambda f: {"add_text": str(f.get("text") or ""), "add_channel": str(f.get("channel") or ""),
+                               "add_item": str(f.get("item") or ""), "add_date": str(f.get("date") or ""),
+                               "add_time": str(f.get("time") or "")})
+def plan_add(request: Request, form, draft: outbox.Draft):
     """A post added to the plan: a left-out candidate ("Programmer": ``from_id``), or the officer's
     choice of channel and item (the letter's announcement, or none), day, time and text."""
     from newsletter.render.plan import PLATFORM_LABELS, add_post
 
-    def build(form, draft):
-        summary = views.plan_file(draft)
-        channel = _field(form, "channel", max_len=40)
-        from_id = _field(form, "from_id", max_len=200)
-        key = _field(form, "item", max_len=3000)
-        text = _field(form, "text", max_len=20_000)
-        when = _when(form, "Ajouter un post", draft, request)
-        left_out = {p["id"]: p for p in summary.get("left_out") or []}
-        if not from_id and key:
-            # the item's draft on that channel, when the plan left it out
-            from_id = next((i for i, p in left_out.items() if views.item_key(p) == key
-                            and p.get("platform") == channel and p.get("kind") != "reminder"), "")
-        if from_id:
-            if from_id not in left_out:
-                raise EditRefused("Ce post n'est pas (ou plus) parmi les posts laissés de côté : rechargez la page.")
-            candidate = left_out[from_id]
-            channel = candidate.get("platform") or channel
-            kept = validate_social_text(text) if text else None
+    summary = views.plan_file(draft)
+    channel = _field(form, "channel", max_len=40)
+    from_id = _field(form, "from_id", max_len=200)
+    key = _field(form, "item", max_len=3000)
+    text = _field(form, "text", max_len=20_000)
+    when = _when(form, "Ajouter un post", draft, request)
+    left_out = {p["id"]: p for p in summary.get("left_out") or []}
+    if not from_id and key:
+        # the item's draft on that channel, when the plan left it out
+        from_id = next((i for i, p in left_out.items() if views.item_key(p) == key
+                        and p.get("platform") == channel and p.get("kind") != "reminder"), "")
+    if from_id:
+        if from_id not in left_out:
+            raise EditRefused("Ce post n'est pas (ou plus) parmi les posts laissés de côté : rechargez la page.")
+        candidate = left_out[from_id]
+        channel = candidate.get("platform") or channel
+        kept = validate_social_text(text) if text else None
 
-            def update(data):
-                return add_post(data, channel=channel, scheduled_at=when, from_id=from_id, text=kept)
+        def update(data):
+            return add_post(data, channel=channel, scheduled_at=when, from_id=from_id, text=kept)
 
-            return _plan_change(update), f"{_post_label(candidate)} programmé le {_when_label(when)}"
-        if channel not in PLATFORM_LABELS:
-            raise EditRefused("Choisissez le réseau du post.")
-        # An item already planned on that channel (or the announcement): one more post, its text prefilled.
-        source = None
-        if key:
-            pool = views.social_posts(draft) + list(summary.get("removed") or [])
-            source = next((p for p in pool if views.item_key(p) == key and p.get("kind") != "reminder"), None)
-            if source is None:
-                raise EditRefused("Cet élément n'est pas dans ce brouillon : rechargez la page.")
-            if not text:
-                same = next((p for p in pool if views.item_key(p) == key and p.get("platform") == channel
-                             and p.get("kind") != "reminder"), source)
-                text = same.get("text") or ""
-        kept = validate_social_text(text)
-        title = (source or {}).get("title") or None
-        item_url = (source or {}).get("item_url") or None
-        url = (source or {}).get("url") or None
+        return _plan_change(update), f"{_post_label(candidate)} programmé le {_when_label(when)}"
+    if channel not in PLATFORM_LABELS:
+        raise EditRefused("Choisissez le réseau du post.")
+    # An item already planned on that channel (or the announcement): one more post, its text prefilled.
+    source = None
+    if key:
+        pool = views.social_posts(draft) + list(summary.get("removed") or [])
+        source = next((p for p in pool if views.item_key(p) == key and p.get("kind") != "reminder"), None)
+        if source is None:
+            raise EditRefused("Cet élément n'est pas dans ce brouillon : rechargez la page.")
+        if not text:
+            same = next((p for p in pool if views.item_key(p) == key and p.get("platform") == channel
+                         and p.get("kind") != "reminder"), source)
+            text = same.get("text") or ""
+    kept = validate_social_text(text)
+    title = (source or {}).get("title") or None
+    item_url = (source or {}).get("item_url") or None
+    url = (source or {}).get("url") or None
 
-        def custom(data):
-            return add_post(data, channel=channel, scheduled_at=when, text=kept, url=url, title=title,
-                            item_url=item_url)
+    def custom(data):
+        return add_post(data, channel=channel, scheduled_at=when, text=kept, url=url, title=title,
+                        item_url=item_url)
 
-        what = f"« {_short(title, 50)} »" if title else f"« {_short(kept, 50)} »"
-        return _plan_change(custom), f"post {PLATFORM_LABELS[channel]} {what} ajouté le {_when_label(when)}"
-
-    return await _edit(request, draft_id, build,
-                       refill=lambda f: {"add_text": str(f.get("text") or ""), "add_channel": str(f.get("channel") or ""),
-                                         "add_item": str(f.get("item") or ""), "add_date": str(f.get("date") or ""),
-                                         "add_time": str(f.get("time") or "")})
+    what = f"« {_short(title, 50)} »" if title else f"« {_short(kept, 50)} »"
+    return _plan_change(custom), f"post {PLATFORM_LABELS[channel]} {what} ajouté le {_when_label(when)}"
 
 
 # -- status: approve, reject, reopen; proof; checks --------------------------------------------
