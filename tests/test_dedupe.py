@@ -247,6 +247,38 @@ def test_reworded_copies_are_merged_or_suggested_with_reason_and_similarity():
         assert a.suggested == [b.url] and b.suggested == [a.url]
 
 
+def test_a_months_batch_compares_every_pair_not_only_the_hashed_candidates(monkeypatch):
+    # Hashing (MinHash, rare title words) finds candidates in large batches; in a
+    # month's batch it would miss copies outlets reword (their shared words are
+    # common in the month): there every pair is compared.
+    from newsletter.curate import dedupe as module
+
+    def copies():
+        return [
+            press("Trafic de stupéfiants : à Valenciennes, le quartier Dutemple vit au rythme des tirs",
+                  "https://voix.example/dutemple", outlet="La Voix du Nord",
+                  summary="Après la mort d'un jeune homme dans la nuit de samedi à dimanche, la deuxième depuis "
+                          "l'été, les habitants réclament des renforts."),
+            press("Valenciennes : un jeune homme tué par balle à Dutemple, le deuxième depuis l'été",
+                  "https://ici.example/dutemple", outlet="ici Nord",
+                  summary="Un homme d'une vingtaine d'années a été tué par balle dans la nuit de samedi à dimanche "
+                          "dans le quartier Dutemple."),
+            press("Cité éducative de Maubeuge : 40 jeunes accompagnés", "https://voix.example/maubeuge",
+                  summary="Bilan de la cité éducative."),
+        ]
+
+    none = module.np.zeros((0, 2), dtype=module.np.int64)
+    monkeypatch.setattr(module, "_lsh_pairs", lambda *args: none)
+    monkeypatch.setattr(module, "_rare_title_pairs", lambda *args, **kwargs: none)
+    a, b, other = copies()
+    dedupe([a, b, other])
+    assert a.suggested == [b.url] and b.suggested == [a.url] and other.suggested == []
+    monkeypatch.setattr(module, "_ALL_PAIRS", 2)  # a larger batch: only the hashed candidates
+    a, b, other = copies()
+    dedupe([a, b, other])
+    assert a.suggested == [] and b.suggested == []
+
+
 def test_outlet_marks_do_not_count():
     from newsletter.curate.dedupe import strip_outlet_marks
 
