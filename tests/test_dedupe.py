@@ -309,6 +309,19 @@ def test_figures_tell_stories_apart_when_they_are_of_one_kind():
                     "Adultes-relais : 700 postes sauvés par le Sénat") is None
 
 
+def test_names_tell_stories_apart_when_they_are_of_one_kind():
+    from newsletter.curate.dedupe import _conflict, _features
+
+    def conflict(x: str, y: str) -> str | None:
+        return _conflict(_features(press(x, "https://a.fr/x", summary="")),
+                         _features(press(y, "https://b.fr/y", summary="")))
+
+    assert conflict("Quartiers 2030 : le contrat de Lens est signé", "Quartiers 2030 : le contrat de Calais est signé")
+    assert conflict("L'ANRU valide la convention de Roubaix", "L'ANCT valide la convention de Roubaix")
+    # an acronym in one title, a place in the other: two outlets' details of one story
+    assert conflict("Roubaix : rallonge pour le NPRU", "Roubaix : rallonge pour l'Alma et l'Épeule") is None
+
+
 def test_a_place_named_more_or_less_fully_is_one_place():
     from newsletter.curate.dedupe import _names
 
@@ -451,6 +464,9 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         press("Programme 2025 du centre de ressources", "https://a.fr/10", summary=""),
         press("PLF 2027 : les crédits des adultes-relais rétablis", "https://a.fr/11", summary=""),
         press("Adultes-relais : 700 postes sauvés par le Sénat", "https://a.fr/12", summary="", outlet="Localtis"),
+        press("L'ANRU valide la convention de Roubaix", "https://a.fr/13", summary="L'Alma et l'Épeule concernés."),
+        press("L'ANCT valide la convention de Roubaix", "https://a.fr/14", summary=""),
+        press("Roubaix : l'Alma obtient une rallonge pour son NPRU", "https://a.fr/15", summary=""),
     ]
     feats = [_features(item) for item in items]
     df = Counter(t for f in feats for t in f.named | f.figures)
@@ -497,7 +513,7 @@ def test_features_computed_together_are_each_items_own():
     for k, want in enumerate(feats):
         got = batch.features(k)
         for name in ("title", "text", "names", "title_names", "figures", "title_figures", "has_summary", "outlet",
-                     "named", "marks"):
+                     "named", "marks", "title_acronyms"):
             assert getattr(got, name) == getattr(want, name), (name, texts[k])
     df = Counter(t for f in feats for t in f.named | f.figures)
     assert batch.idf == {t: math.log(1 + (len(feats) + 1) / c) for t, c in df.items()}
