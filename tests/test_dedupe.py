@@ -279,6 +279,34 @@ def test_a_months_batch_compares_every_pair_not_only_the_hashed_candidates(monke
     assert a.suggested == [] and b.suggested == []
 
 
+def test_an_item_is_offered_its_most_similar_copies_only(monkeypatch):
+    from newsletter.curate import dedupe as module
+
+    def watch():
+        return [press(title, f"https://{outlet.lower()}.example/{k}", summary="", outlet=outlet) for k, (title, outlet) in
+                enumerate([
+                    ("Budget 2027 : les crédits de la politique de la ville baissent, les maires de banlieue inquiets",
+                     "A"),
+                    ("Politique de la ville : les crédits baissent dans le budget 2027", "B"),
+                    ("Les maires de banlieue inquiets pour la politique de la ville", "C"),
+                    ("Les crédits de la ville en baisse, les élus inquiets", "E"),
+                    ("Budget : la politique de la ville perd des crédits", "F"),
+                ])]
+
+    monkeypatch.setattr(module, "SUGGEST_PER_ITEM", 100)
+    every = watch()
+    dedupe(every)
+    first = every[0]
+    assert len(first.suggested) >= 3
+    result = {s["other_url"] if s["url"] == first.url else s["url"]: s["similarity"]
+              for s in dedupe(watch()).suggestions if first.url in (s["url"], s["other_url"])}
+    monkeypatch.setattr(module, "SUGGEST_PER_ITEM", 2)
+    capped = watch()
+    dedupe(capped)
+    assert all(len(item.suggested) <= 2 for item in capped)
+    assert set(capped[0].suggested) == set(sorted(result, key=result.get, reverse=True)[:2])
+
+
 def test_outlet_marks_do_not_count():
     from newsletter.curate.dedupe import strip_outlet_marks
 

@@ -15,7 +15,8 @@ Two items are duplicates when
   and tails, case, accents and punctuation left out) of at least
   ``threshold`` (:data:`SAME_OUTLET_MERGE_AT` for two items of one outlet).
   Likely but not sure copies (at least ``suggest_threshold``) stay apart and
-  are linked as suggestions for the officer.
+  are linked as suggestions for the officer, each kept item with its
+  :data:`SUGGEST_PER_ITEM` most similar at most.
 
 Never merged: two events whose start dates differ (two sessions of one
 webinar are two events), and two items whose titles carry different numbers
@@ -1126,6 +1127,7 @@ def _batch_features(items: list[Item]) -> _Batch:
 # copy pairs (0.169 before), suggestions 0.857 right, merges 1.0 precise.
 MERGE_AT = 0.6      # at or above (and no conflict): merged automatically
 SUGGEST_AT = 0.2    # at or above: suggested to the officer as possibly the same story
+SUGGEST_PER_ITEM = 3  # at most this many suggestions per kept item, the most similar first
 SAME_OUTLET_MERGE_AT = 0.9  # one outlet rarely publishes a story twice: merged only when nearly identical
 
 
@@ -1726,6 +1728,8 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
             continue
         seen_pairs.add(key)
         x, y = items[key[0]], items[key[1]]
+        if len(x.suggested) >= SUGGEST_PER_ITEM or len(y.suggested) >= SUGGEST_PER_ITEM:
+            continue  # the officer is shown an item's most likely copies, not every faint resemblance
         x.suggested.append(y.url)
         y.suggested.append(x.url)
         if parts.get("same_outlet"):
