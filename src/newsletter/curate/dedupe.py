@@ -117,6 +117,14 @@ _FULL_BUCKET = 50
 # 500 items 0.1 s, 1,000 items 0.33 s, 2,000 items 1.2 s with every pair;
 # 2,200 items 0.13 s hashed).
 _ALL_PAIRS = 1000
+# Candidates worth scoring (_worth_scoring): the rarity-weighted words they
+# share, as a share of the smaller title, or of the smaller title + summary.
+# Hashed candidates of a large batch: (0.3, 0.25). A month's batch, every pair
+# compared, looks further, the reworded copies being what hashing misses (on
+# the two first hand-written press watches, 0.633 -> 0.681 and 0.546 -> 0.624
+# of the copy pairs found; at 100k items it would cost ~1.5 s).
+_WORTH = (0.3, 0.25)
+_WORTH_ALL_PAIRS = (0.2, 0.15)
 # Rare-title-word candidates: pairs of an item's 5 rarest title words, and words in at most 4 titles.
 _RARE_K = 5
 _VERY_RARE = 4
@@ -1412,11 +1420,13 @@ def _rare_title_pairs(hashes: np.ndarray, counts: np.ndarray, chosen: np.ndarray
 
 def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.ndarray,
                    title_hashes: np.ndarray, title_counts: np.ndarray,
-                   title_ids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> list[tuple[int, int]]:
+                   title_ids: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
+                   shares: tuple[float, float] = _WORTH) -> list[tuple[int, int]]:
     """Candidates whose rarity-weighted shared words make a copy possible.
 
     Kept: a pair where the words shared weigh (inverse document frequency) at
-    least 30% of the smaller title, or 25% of the smaller title + summary.
+    least ``shares[0]`` of the smaller title, or ``shares[1]`` of the smaller
+    title + summary (:data:`_WORTH`, :data:`_WORTH_ALL_PAIRS`).
     Vectorised with scipy sparse matrices (one row of word ids per item), so
     that the slower lemma comparison runs only on pairs that may be copies.
     """
@@ -1448,8 +1458,8 @@ def _worth_scoring(pairs: np.ndarray, text_hashes: np.ndarray, text_counts: np.n
         smaller = np.minimum(totals[first], totals[second])
         return shared / np.maximum(smaller, 1e-9)
 
-    keep = (shared_share(title_hashes, title_counts, title_ids) >= 0.3) | (
-        shared_share(text_hashes, text_counts) >= 0.25
+    keep = (shared_share(title_hashes, title_counts, title_ids) >= shares[0]) | (
+        shared_share(text_hashes, text_counts) >= shares[1]
     )
     return [tuple(pair) for pair in arr[keep].tolist()]
 
@@ -1563,7 +1573,8 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         if not _same_start(dated[reps[a]], dated[reps[b]]):
             ok[k] = False
     pairs_list = np.stack((pair_a[ok], pair_b[ok]), axis=1)
-    pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids)
+    pairs_list = _worth_scoring(pairs_list, text_hashes, text_counts, title_hashes, title_counts, title_ids,
+                                _WORTH_ALL_PAIRS if m <= _ALL_PAIRS else _WORTH)
     # each candidate's features at once, as token ids (their string sets built
     # only for the pairs compared one by one, in score())
     candidates = sorted_unique(np.asarray(pairs_list, dtype=np.int64)).tolist() if pairs_list else []
