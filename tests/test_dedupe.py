@@ -323,13 +323,15 @@ def test_outlet_marks_do_not_count():
         "Roubaix : les travaux commencent à l'Alma - Épeule")
 
 
-def test_figures_tell_stories_apart_when_they_are_of_one_kind():
+def conflict(x: str, y: str) -> str | None:
+    """Why two press titles (no summary) are two stories, or None."""
     from newsletter.curate.dedupe import _conflict, _features
 
-    def conflict(x: str, y: str) -> str | None:
-        return _conflict(_features(press(x, "https://a.fr/x", summary="")),
-                         _features(press(y, "https://b.fr/y", summary="")))
+    return _conflict(_features(press(x, "https://a.fr/x", summary="")),
+                     _features(press(y, "https://b.fr/y", summary="")))
 
+
+def test_figures_tell_stories_apart_when_they_are_of_one_kind():
     assert conflict("Programme 2024 du centre de ressources", "Programme 2025 du centre de ressources")
     assert conflict("Lettre n°12 du centre de ressources", "Lettre n°13 du centre de ressources")
     # a year in one title, a count in the other: two outlets' details of one story
@@ -338,12 +340,6 @@ def test_figures_tell_stories_apart_when_they_are_of_one_kind():
 
 
 def test_names_tell_stories_apart_when_they_are_of_one_kind():
-    from newsletter.curate.dedupe import _conflict, _features
-
-    def conflict(x: str, y: str) -> str | None:
-        return _conflict(_features(press(x, "https://a.fr/x", summary="")),
-                         _features(press(y, "https://b.fr/y", summary="")))
-
     assert conflict("Quartiers 2030 : le contrat de Lens est signé", "Quartiers 2030 : le contrat de Calais est signé")
     assert conflict("L'ANRU valide la convention de Roubaix", "L'ANCT valide la convention de Roubaix")
     # an acronym in one title, a place in the other: two outlets' details of one story
