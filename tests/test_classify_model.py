@@ -324,7 +324,11 @@ def test_the_shipped_training_pages_are_the_development_sets_and_never_the_fresh
     assert shipped == build.text()
     assert build.main(["--check"]) == 0
     urls = {json.loads(line)["url"] for line in shipped.splitlines()}
-    titles = {json.loads(line)["title"] for line in shipped.splitlines()}
+
+    def copied(title: str) -> bool:  # a title of three words or more: a one-word heading ("Santé") is no copy
+        return len(title.split()) >= 3
+
+    titles = {t for t in (json.loads(line)["title"] for line in shipped.splitlines()) if copied(t)}
     held_out = [json.loads(line) for line in build.HELD_OUT.read_text(encoding="utf-8").splitlines() if line.strip()]
     assert held_out and not {r["url"] for r in held_out} & urls and not {r["title"] for r in held_out} & titles
 
