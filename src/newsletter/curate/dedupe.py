@@ -1124,8 +1124,8 @@ def _batch_features(items: list[Item]) -> _Batch:
 # reading of names and figures by kind, every pair of a month's batch compared
 # and three suggestions per item at most were chosen on the first two of them;
 # the others, each measured once, are in benchmarks/curate_press.py (the last
-# four, after every choice: merges + suggestions 0.469-0.712 of their copy
-# pairs, 0.583 pooled; suggestions 0.73-0.85 right; merges 1.0 precise). A
+# six, after every choice: merges + suggestions 0.469-0.712 of their copy
+# pairs, 0.615 pooled; suggestions 0.62-0.85 right; merges 1.0 precise). A
 # suggestion costs the officer one click; the issue asks that 40 % be right.
 MERGE_AT = 0.6      # at or above (and no conflict): merged automatically
 SUGGEST_AT = 0.2    # at or above: suggested to the officer as possibly the same story
