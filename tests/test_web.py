@@ -640,28 +640,34 @@ def test_the_draft_page_shows_the_delivery_counts_once_sent(ctx, app, tmp_path, 
     assert "Incertains (envoi interrompu) : 0" in section
 
 
-def _inject_suggestion(settings, draft) -> tuple[dict, dict]:
-    """Give the draft a likely-copy suggestion between its first two press items (as dedupe writes them)."""
+def _inject_suggestion(settings, draft, pairs=((0, 1),)) -> list[dict]:
+    """Give the draft likely-copy suggestions between its press items (by index, as dedupe writes them:
+    the most similar first); returns the press items."""
     curated_path = settings.outbox / draft.id / "curated.json"
     curated = json.loads(curated_path.read_text(encoding="utf-8"))
-    a, b = curated["issue"]["press"][:2]
-    entry = {"url": a["url"], "title": a["title"], "outlet": a.get("outlet"), "other_url": b["url"],
-             "other_title": b["title"], "other_outlet": b.get("outlet"), "kind": "press",
-             "reason": "likely duplicate (similarity 0.52)", "similarity": 0.52,
-             "explanation": "peut-être la même information : titres et résumés en partie communs ; similarité 0,52"}
-    curated["curation"].setdefault("suggested", []).append(entry)
+    press = curated["issue"]["press"]
+    entries = []
+    for k, (i, j) in enumerate(pairs):
+        a, b = press[i], press[j]
+        sim = round(0.52 - 0.05 * k, 2)
+        entries.append({"url": a["url"], "title": a["title"], "outlet": a.get("outlet"), "other_url": b["url"],
+                        "other_title": b["title"], "other_outlet": b.get("outlet"), "kind": "press",
+                        "reason": f"likely duplicate (similarity {sim})", "similarity": sim,
+                        "explanation": "peut-être la même information : titres et résumés en partie communs ; "
+                                       f"similarité {str(sim).replace('.', ',')}"})
+    curated["curation"].setdefault("suggested", []).extend(entries)
     curated_path.write_text(json.dumps(curated, ensure_ascii=False), encoding="utf-8")
     manifest_path = settings.outbox / draft.id / "manifest.json"
     manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
-    manifest["curation"].setdefault("suggested", []).append(entry)
+    manifest["curation"].setdefault("suggested", []).extend(entries)
     manifest_path.write_text(json.dumps(manifest, ensure_ascii=False), encoding="utf-8")
-    return a, b
+    return press
 
 
 @pytest.mark.parametrize("answer", ["confirm", "dismiss"])
 def test_the_officer_confirms_or_dismisses_a_suggested_copy_in_one_click(ctx, app, answer):
     settings, store, draft = ctx
-    a, b = _inject_suggestion(settings, draft)
+    a, b = _inject_suggestion(settings, draft)[:2]
     client = login(app)
     page = body(client.get(f"/drafts/{draft.id}"))
     assert "Peut-être la même information" in page and a["title"] in page and b["title"] in page
@@ -681,6 +687,24 @@ def test_the_officer_confirms_or_dismisses_a_suggested_copy_in_one_click(ctx, ap
     # the answer is a versioned edit, in the history with the editor's name
     assert load_edits(store, draft.id).extra["suggestions"]
     assert store.draft_events(draft.id)[-1]["actor"] == "camille"
+
+
+def test_suggestions_show_each_article_once_with_its_possible_copies(ctx, app):
+    settings, store, draft = ctx
+    a, b, c = _inject_suggestion(settings, draft, pairs=((0, 1), (2, 0)))[:3]  # a~b, then c~a: both under a
+    client = login(app)
+    page = body(client.get(f"/drafts/{draft.id}"))
+    section = page.split('id="suggestions"', 1)[1].split("</section>", 1)[0]
+    assert "2 rapprochement(s) à examiner" in section
+    assert section.count(f"« {a['title']} »") == 1  # the article, once, with its two possible copies
+    assert f"et « {b['title']} »" in section and f"et « {c['title']} »" in section
+    assert section.index(b["title"]) < section.index(c["title"])  # the most similar first
+    fields = page_fields(client, draft.id)
+    response = client.post(f"/drafts/{draft.id}/suggestions", data={**fields, "url": c["url"], "other_url": a["url"],
+                                                                     "answer": "dismiss"}, follow_redirects=False)
+    assert response.status_code == 303, body(response)
+    section = body(client.get(f"/drafts/{draft.id}")).split('id="suggestions"', 1)[1].split("</section>", 1)[0]
+    assert "1 rapprochement(s) à examiner" in section and "Gardées séparées" in section
 
 
 # -- the posting plan (calendar) ---------------------------------------------------------------

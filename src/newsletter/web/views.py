@@ -179,7 +179,7 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "sections": sections,
         "removed": removed,
         "merged": merged,
-        "suggested": [e for e in (draft.manifest.get("curation") or {}).get("suggested") or []],
+        "suggested": suggestion_groups((draft.manifest.get("curation") or {}).get("suggested") or []),
         "categories": [{"slug": s, "label": labels.get(s, s)} for s in getattr(taxonomy, "slugs", [])],
         "announcements": announcements,
         "item_posts": list(by_item.values()),
@@ -195,6 +195,31 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "warnings": (draft.manifest.get("render") or {}).get("warnings") or [],
         "delivery": _delivery(store, draft),
     }
+
+
+def suggestion_groups(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Dedupe's suggestions (pairs of kept items, the most similar first) grouped by item,
+    so that the officer reads each article once with the few that may be the same
+    information: each pair goes to the group of whichever of its two items already has
+    one (else it starts one), and shows the other item. The answer forms still name the
+    pair as dedupe wrote it (``url``, ``other_url``)."""
+    groups: list[dict[str, Any]] = []
+    by_url: dict[str, dict[str, Any]] = {}
+    for entry in entries:
+        url, other = entry.get("url", ""), entry.get("other_url", "")
+        flipped = url not in by_url and other in by_url
+        head, shown = (other, url) if flipped else (url, other)
+        group = by_url.get(head)
+        if group is None:
+            prefix = "other_" if flipped else ""
+            group = by_url[head] = {"url": head, "title": entry.get(prefix + "title", ""),
+                                    "outlet": entry.get(prefix + "outlet"), "links": [], "pending": 0}
+            groups.append(group)
+        prefix = "" if flipped else "other_"
+        group["links"].append({**entry, "shown_url": shown, "shown_title": entry.get(prefix + "title", ""),
+                               "shown_outlet": entry.get(prefix + "outlet")})
+        group["pending"] += not entry.get("answered")
+    return groups
 
 
 def _delivery(store: Any, draft: Draft) -> dict[str, int] | None:
