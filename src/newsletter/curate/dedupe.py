@@ -113,9 +113,9 @@ _FULL_BUCKET = 50
 # month's batch (a few hundred items) costs little, and hashing would miss the
 # copies outlets reword most (see benchmarks/curate_press.py: on the first two
 # hand-written press watches, merges + suggestions 0.589 -> 0.662 and 0.478 ->
-# 0.556 of the copy pairs). Larger batches use the hashing below (measured:
-# 500 items 0.1 s, 1,000 items 0.33 s, 2,000 items 1.2 s with every pair;
-# 2,200 items 0.13 s hashed).
+# 0.556 of the copy pairs). Larger batches use the hashing below (measured,
+# with the wider filter of _WORTH_ALL_PAIRS: 300 items 0.06 s, 500 items 0.1 s,
+# 1,000 items 0.6 s with every pair; 1,100 items 0.15 s hashed).
 _ALL_PAIRS = 1000
 # Candidates worth scoring (_worth_scoring): the rarity-weighted words they
 # share, as a share of the smaller title, or of the smaller title + summary.
