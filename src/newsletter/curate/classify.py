@@ -450,6 +450,7 @@ class Category:
     paths: list[str] = field(default_factory=list)
     weights: dict[str, float] = field(default_factory=dict)  # keyword -> weight (default 1)
     examples: list[str] = field(default_factory=list)  # short texts the model learns from (curate/model.py)
+    description: str = ""  # what the rubric covers, in French: the officer's filing rule (not scored)
 
 
 # French function words of more than two letters: not counted as content in a phrase
@@ -462,7 +463,7 @@ _FUNCTION_WORDS = frozenset(
 
 _SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0,
                       "model_weight": 0.5, "model_min": 0.5}
-_CATEGORY_KEYS = {"slug", "label", "keywords", "hashtags", "paths", "examples"}
+_CATEGORY_KEYS = {"slug", "label", "description", "keywords", "hashtags", "paths", "examples"}
 
 
 def training_path(name: str, taxonomy_path: Path | None) -> Path:
@@ -662,9 +663,12 @@ class Taxonomy:
         examples = raw.get("examples") or []
         if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
             raise TaxonomyError(f"{label}: 'examples' must be a list of sentences")
+        description = raw.get("description")
+        if description is not None and not isinstance(description, str):
+            raise TaxonomyError(f"{label}: 'description' must be a sentence (text), got {description!r}")
         return Category(slug=slug, label=name.strip(), keywords=keywords,
                         hashtags=[h.strip() for h in hashtags], paths=paths, weights=weights,
-                        examples=[e.strip() for e in examples])
+                        examples=[e.strip() for e in examples], description=" ".join((description or "").split()))
 
     # -- scoring ------------------------------------------------------------
     def _hits(self, toks: list[str]) -> set[tuple[str, tuple[str, ...], float]]:
