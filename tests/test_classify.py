@@ -195,6 +195,35 @@ def test_bad_taxonomy_raises_naming_file_and_problem(tmp_path, body, message):
     assert message in str(err.value)
 
 
+def test_a_rubric_description_is_loaded_on_one_line_and_is_optional(tmp_path):
+    """The officer reads the description beside the rubric's choice: YAML's folded or literal text
+    comes back as one line; a category without one has an empty description."""
+    path = small(tmp_path, (
+        "categories:\n"
+        "  - slug: sante\n    label: Santé\n    hashtags: []\n"
+        "    description: |\n      L'accès aux soins,\n        la santé mentale.  \n\n      Pas le sport.\n"
+        "  - {slug: autres, label: Autres actualités, hashtags: []}\n"))
+    taxonomy = Taxonomy.load(path)
+    assert taxonomy.category("sante").description == "L'accès aux soins, la santé mentale. Pas le sport."
+    assert taxonomy.category("autres").description == ""
+
+
+def test_the_shipped_rubrics_each_have_a_description(taxonomy):
+    for slug in SLUGS:
+        description = taxonomy.category(slug).description
+        assert len(description) > 40 and "\n" not in description and description == description.strip(), slug
+
+
+@pytest.mark.parametrize("value", ["[soins, prévention]", "3", "{texte: soins}"])
+def test_a_description_that_is_not_text_is_refused_naming_the_category(tmp_path, value):
+    path = small(tmp_path, "categories:\n  - {slug: sante, label: Santé, hashtags: [], description: " + value + "}\n"
+                           "  - {slug: autres, label: Autres, hashtags: []}\n")
+    with pytest.raises(TaxonomyError) as err:
+        Taxonomy.load(path)
+    assert str(path) in str(err.value)
+    assert "category #1 ('sante')" in str(err.value) and "'description' must be" in str(err.value)
+
+
 def test_missing_taxonomy_file(tmp_path):
     with pytest.raises(TaxonomyError, match="nowhere.yaml: file not found"):
         Taxonomy.load(tmp_path / "nowhere.yaml")

@@ -358,6 +358,80 @@ def test_the_draft_page_reads_the_taxonomy_once_and_sees_an_edit_at_the_next_loa
     assert len(reads) == 2
 
 
+def _home_with_taxonomy(tmp_path, monkeypatch, text: str) -> Path:
+    """A centre's home whose sources/taxonomy.yaml is ``text`` (the draft page reads the home's taxonomy)."""
+    home = tmp_path / "centre"
+    (home / "sources").mkdir(parents=True)
+    path = home / "sources" / "taxonomy.yaml"
+    path.write_text(text, encoding="utf-8")
+    monkeypatch.setenv("NEWSLETTER_HOME", str(home))
+    return path
+
+
+def _rubrics_help(doc):
+    """The page's "Ce que couvre chaque rubrique" panels: (rubric label, the rest of its line) per rubric."""
+    panels = doc.xpath('//details[normalize-space(summary)="Ce que couvre chaque rubrique"]')
+    return panels, [[(li.findtext("strong"), li.text_content()[len(li.findtext("strong")):]) for li in d.iter("li")]
+                    for d in panels]
+
+
+def test_the_draft_page_explains_each_rubric_once_and_on_each_category_choice(app, ctx, tmp_path, monkeypatch):
+    """The officer choosing an item's category can read what each rubric covers: once per page in a
+    folded panel above the items' sections, and as the title of each option of the choice."""
+    import lxml.html
+
+    from newsletter.curate.classify import Taxonomy
+    from newsletter.home import packaged_sources
+
+    _, _, draft = ctx
+    path = _home_with_taxonomy(tmp_path, monkeypatch, (packaged_sources() / "taxonomy.yaml").read_text(encoding="utf-8"))
+    taxonomy = Taxonomy.load(path)
+    described = {c.slug: c.description for c in taxonomy.categories}
+    assert all(described.values()) and len(described) == 12
+    page = login(app).get(f"/drafts/{draft.id}")
+    assert page.status_code == 200
+    doc = lxml.html.fromstring(page.text)
+    panels, rows = _rubrics_help(doc)
+    assert len(panels) == 1 and panels[0].get("open") is None  # folded until she opens it
+    assert rows[0] == [(c.label, " : " + c.description) for c in taxonomy.categories]
+    text = panels[0].text_content()
+    assert all(text.count(d) == 1 for d in described.values())
+    # in the items' section, before its first rubric
+    (section,) = doc.xpath('//section[@id="contenu-lettre"]')
+    assert panels[0].getparent() is section and section.index(panels[0]) < section.index(section.find("h3"))
+    selects = doc.xpath('//select[@name="category"]')
+    assert len(selects) >= 5
+    for select in selects:
+        assert {o.get("value"): o.get("title") for o in select.iter("option")} == described
+
+
+def test_a_taxonomy_without_descriptions_still_renders_the_draft_page(app, ctx, tmp_path, monkeypatch):
+    """A centre's taxonomy written before descriptions existed: the page shows the rubrics' labels alone
+    (and the description of the one rubric that has one)."""
+    import lxml.html
+
+    from newsletter.home import packaged_sources
+
+    _, _, draft = ctx
+    shipped = (packaged_sources() / "taxonomy.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"\n    description: >-\n(?:      .*\n)+", "\n", shipped)
+    assert "description:" not in text and "\n  - slug: sante\n" in text
+    text = text.replace("\n  - slug: sante\n", "\n  - slug: sante\n    description: L'accès aux soins et la prévention.\n")
+    _home_with_taxonomy(tmp_path, monkeypatch, text)
+    page = login(app).get(f"/drafts/{draft.id}")
+    assert page.status_code == 200
+    doc = lxml.html.fromstring(page.text)
+    panels, rows = _rubrics_help(doc)
+    assert len(panels) == 1
+    assert ("Santé", " : L'accès aux soins et la prévention.") in rows[0]
+    assert [rest for label, rest in rows[0] if label != "Santé"] == [""] * 11
+    selects = doc.xpath('//select[@name="category"]')
+    assert selects and all(
+        {o.get("value"): o.get("title") for o in s.iter("option") if o.get("title") is not None}
+        == {"sante": "L'accès aux soins et la prévention."} for s in selects)
+    assert len(selects[0].findall("option")) == 12
+
+
 def test_two_editors_saving_different_versions_one_wins_the_other_is_told(app, ctx):
     settings, store, draft = ctx
     alice, bob = login(app, "alice"), login(app, "bob")

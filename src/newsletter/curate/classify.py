@@ -12,6 +12,8 @@ The taxonomy is an editable YAML file (default: ``sources/taxonomy.yaml``)::
     categories:
       - slug: transitions
         label: Transitions                 # French section title
+        description: >-                    # optional, French: what the rubric covers (review page; not scored)
+          Climat, énergie, nature en ville, transition numérique.
         hashtags: ["#Transitions"]         # for social posts
         keywords: [transition écologique, "sobriété énergétique": 2]
         paths: ["/thematiques/transition"]  # URL path prefixes forcing the category

@@ -180,7 +180,8 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "removed": removed,
         "merged": merged,
         "suggested": suggestion_groups((draft.manifest.get("curation") or {}).get("suggested") or []),
-        "categories": [{"slug": s, "label": labels.get(s, s)} for s in getattr(taxonomy, "slugs", [])],
+        "categories": [{"slug": s, "label": labels.get(s, s), "description": _description(taxonomy, s)}
+                       for s in getattr(taxonomy, "slugs", [])],
         "announcements": announcements,
         "item_posts": list(by_item.values()),
         "posts_over_limit": [p for p in posts if not p["fits"]],
@@ -195,6 +196,14 @@ def draft_view(draft: Draft, store: Any, edits: DraftEdits, curated: Any, taxono
         "warnings": (draft.manifest.get("render") or {}).get("warnings") or [],
         "delivery": _delivery(store, draft),
     }
+
+
+def _description(taxonomy: Any, slug: str) -> str:
+    """What a rubric covers (the taxonomy's ``description:``, French), "" when it has none."""
+    try:
+        return taxonomy.category(slug).description or ""
+    except (AttributeError, KeyError):
+        return ""
 
 
 def suggestion_groups(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
