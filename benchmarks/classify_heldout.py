@@ -23,17 +23,18 @@ taxonomy's vocabulary was not tuned on (all but the first two).
 ``--grid`` prints that figure for Naive Bayes smoothing x ``model_weight`` x
 ``summary_weight``; the shipped settings are its best cell.
 
-Fresh data, never tuned on: ``benchmarks/data/classify_fresh8.jsonl`` (114
+Fresh data, never tuned on: ``benchmarks/data/classify_fresh9.jsonl`` (147
 pages from real pages, written blind by two authors at once and labelled by
-the taxonomy's rubric descriptions, see step 11; the same parity split of the
+the second version of the taxonomy's rubric descriptions, see step 12; the same parity split of the
 real pages' URLs keeps them apart from the training sets, and none of its
 real pages is in another set). Read only with ``--fresh`` (the lead, once,
 after the settings were chosen); scored by the shipped taxonomy and all its
 training pages, as a new centre would be.
-``classify_fresh7.jsonl`` (115 pages), ``classify_fresh6.jsonl`` (57),
+``classify_fresh8.jsonl`` (114 pages), ``classify_fresh7.jsonl`` (115),
+``classify_fresh6.jsonl`` (57),
 ``classify_fresh5.jsonl`` (154), ``classify_fresh4.jsonl`` (57) and
 ``classify_fresh3.jsonl`` (150) were the fresh sets before: each measured
-once (steps 6 to 10 below), then made development data.
+once (steps 6 to 12 below), then made development data.
 
 Development data (may be looked at, and is, to choose settings):
 
@@ -233,7 +234,31 @@ Protocol, in order (what was looked at, when):
    the guide (+0.053), but not to 0.85. Its errors are pages on two themes
    (a job offer for a cité éducative, youth housing, gardens for food,
    laïcité in sport clubs). The six fresh sets together: 0.818 on 647 pages.
-   The target of 0.85 is NOT reached.
+   The target of 0.85 is NOT reached. A third person then filed fresh8's
+   114 pages by the same descriptions, from their titles and summaries
+   alone: the two people agree on 0.930 of the pages (1.0 on the 79 pages
+   the second reader was sure of); the model agrees with the second reader
+   on 0.860, and scores 0.868 on the 106 pages both people filed alike: the
+   disagreement between people is no longer what is left, the model is.
+12. Same stop, later: the descriptions' second version (where the
+   relabelling helpers and fresh8's authors hesitated: every job offer to
+   vie-du-reseau, mediation by its purpose, food and gardens, mobility,
+   housing at every scale, concertation on an urban project, delinquency
+   prevention, elections, the quartiers' portraits and image); three
+   helpers checked all 2,010 development pages against it: 34 more labels
+   changed (pass 2 in ``relabel_guide.jsonl``). fresh8 joined the
+   development data (17 sets, 2,008 training pages): pooled 0.854. Tried on
+   it, not kept: job-offer words in vie-du-reseau (up to weight 10: 0.855,
+   the keywords only break the model's near ties), ``model_min`` 0.0-0.3
+   (0.15 best), the model's ``autres`` probability scaled by 0.7-1.2
+   (1.0 best). ``--fresh`` on ``classify_fresh9.jsonl`` (147 pages by two
+   authors labelled by the second version; the centres' pages of the corpus
+   used up, only 6 of them are centres', the rest State services, local
+   authorities, associations and press), run once by the lead: **0.789**
+   (keywords alone 0.653; author A 0.743, author B 0.831; the 6 centres'
+   pages all right); the release at the start of this stop scores it 0.694.
+   The seven fresh sets together: 0.812 on 794 pages. The target of 0.85 is
+   NOT reached.
 
 Also printed: the cross-validated accuracy when the other folds' pages are
 also given as the officer's corrections (what a few months of corrections teach
