@@ -224,6 +224,58 @@ def test_a_description_that_is_not_text_is_refused_naming_the_category(tmp_path,
     assert "category #1 ('sante')" in str(err.value) and "'description' must be" in str(err.value)
 
 
+def test_a_job_offer_goes_to_the_rubric_its_title_phrase_imposes_whatever_its_subject(taxonomy):
+    """IREV files every job offer under « Vie du réseau » (its description says so): the words of the
+    post's subject (urban renewal, health) would otherwise win, in the model as in the keywords."""
+    offers = [
+        item("Chef de projet renouvellement urbain F/H", "La ville recrute pour piloter son projet NPNRU, "
+             "les démolitions et le relogement des habitants du quartier.", url="https://exemple.fr/emploi/1"),
+        item("Offres d’emploi : médiateur·trice en santé", "Le centre de santé du quartier cherche un médiateur "
+             "pour l'accès aux soins.", url="https://exemple.fr/emploi/2"),
+        item("Douai recrute un coordinateur de cité éducative", url="https://exemple.fr/emploi/3"),
+    ]
+    news = item("Recrutement : les entreprises d'une zone d'activité vont à la rencontre des jeunes",
+                "Un forum pour l'emploi des jeunes des quartiers.", url="https://exemple.fr/actu/4")
+    classify([*offers, news], taxonomy)
+    assert [o.category for o in offers] == ["vie-du-reseau"] * 3 and all(o.score == 1.0 for o in offers)
+    assert offers[1].extra["classify_reason"] == "rubrique imposée par le titre (« offre d'emploi »)"
+    assert news.category == "developpement-economique" and "classify_reason" not in news.extra
+    # one item at a time (no model), the same rule
+    assert [classify_item(o, taxonomy)[0] for o in offers] == ["vie-du-reseau"] * 3
+    # a source's own category and a path rule come first
+    preset = item("Offre d'emploi : chargé de mission santé", category="sante")
+    classify([preset], taxonomy)
+    assert preset.category == "sante"
+
+
+def test_title_rules_of_a_batch_are_those_of_each_title(tmp_path):
+    from newsletter.curate.classify import ItemBatch
+
+    path = small(tmp_path, "categories:\n"
+                 "  - {slug: sante, label: Santé, hashtags: [], titles: [\"appel à projets santé\"]}\n"
+                 "  - {slug: vie, label: Vie, hashtags: [], titles: [recrute, \"offre d'emploi\"]}\n"
+                 "  - {slug: autres, label: Autres, hashtags: []}\n")
+    taxonomy = Taxonomy.load(path)
+    titles = ["Le centre recrute", "Appel à projets santé : la ville recrute", "Un recrutement", "",
+              "Appels à projets Santé", "OFFRE D'EMPLOI", "Rien à voir"]
+    items = [item(t, url=f"https://exemple.fr/{k}") for k, t in enumerate(titles)]
+    rules = taxonomy.title_rules(ItemBatch(items)).tolist()
+    one_by_one = [taxonomy.title_rule(t) for t in titles]
+    assert [r and r[0] for r in one_by_one] == [
+        "vie", "sante", None, None, "sante", "vie", None]  # the first category in the file wins
+    assert rules == [taxonomy.slugs.index(r[0]) if r else -1 for r in one_by_one]
+    assert one_by_one[5] == ("vie", "offre d'emploi")
+
+
+@pytest.mark.parametrize("value", ["recrute", "[\"\"]", "[\"!!\"]"])
+def test_title_phrases_that_are_not_words_are_refused_naming_the_category(tmp_path, value):
+    path = small(tmp_path, "categories:\n  - {slug: vie, label: Vie, hashtags: [], titles: " + value + "}\n"
+                           "  - {slug: autres, label: Autres, hashtags: []}\n")
+    with pytest.raises(TaxonomyError) as err:
+        Taxonomy.load(path)
+    assert str(path) in str(err.value) and "'vie'" in str(err.value) and "title" in str(err.value)
+
+
 def test_missing_taxonomy_file(tmp_path):
     with pytest.raises(TaxonomyError, match="nowhere.yaml: file not found"):
         Taxonomy.load(tmp_path / "nowhere.yaml")

@@ -453,6 +453,7 @@ class Category:
     weights: dict[str, float] = field(default_factory=dict)  # keyword -> weight (default 1)
     examples: list[str] = field(default_factory=list)  # short texts the model learns from (curate/model.py)
     description: str = ""  # what the rubric covers, in French: the officer's filing rule (not scored)
+    titles: list[str] = field(default_factory=list)  # phrases that, in a title, impose the rubric (job offers)
 
 
 # French function words of more than two letters: not counted as content in a phrase
@@ -465,7 +466,7 @@ _FUNCTION_WORDS = frozenset(
 
 _SETTINGS_DEFAULTS = {"title_weight": 3.0, "summary_weight": 1.0, "source_bias": 2.0, "min_points": 1.0,
                       "model_weight": 0.5, "model_min": 0.5}
-_CATEGORY_KEYS = {"slug", "label", "description", "keywords", "hashtags", "paths", "examples"}
+_CATEGORY_KEYS = {"slug", "label", "description", "keywords", "hashtags", "paths", "examples", "titles"}
 
 
 def training_path(name: str, taxonomy_path: Path | None) -> Path:
@@ -533,6 +534,9 @@ class Taxonomy:
         # first term -> list of (rest of phrase, slug, weight)
         self._index: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
         self._paths: list[tuple[str, str]] = []
+        # title phrases that impose a category (``titles:``), indexed as the keywords
+        self._title_index: dict[str, list[tuple[tuple[str, ...], str, float]]] = {}
+        self._title_phrases: dict[tuple[str, tuple[str, ...]], str] = {}  # as the taxonomy writes them
         for cat in self.categories:
             seen: set[tuple[str, ...]] = set()
             for kw in cat.keywords:
@@ -549,6 +553,12 @@ class Taxonomy:
                 self._index.setdefault(toks[0], []).append((toks[1:], cat.slug, weight))
             for p in cat.paths:
                 self._paths.append((fold(p).replace(" ", "-").rstrip("/") or "/", cat.slug))
+            for phrase in cat.titles:
+                toks = tuple(terms(phrase))
+                if not toks:
+                    raise TaxonomyError(f"{where}: category {cat.slug!r}: title phrase {phrase!r} has no letters")
+                self._title_index.setdefault(toks[0], []).append((toks[1:], cat.slug, 1.0))
+                self._title_phrases.setdefault((cat.slug, toks), phrase.strip())
         self._path_slugs: dict[str, str] = {}
         for prefix, slug in self._paths:
             self._path_slugs.setdefault(prefix, slug)
@@ -665,12 +675,16 @@ class Taxonomy:
         examples = raw.get("examples") or []
         if not isinstance(examples, list) or not all(isinstance(e, str) and e.strip() for e in examples):
             raise TaxonomyError(f"{label}: 'examples' must be a list of sentences")
+        titles = raw.get("titles") or []
+        if not isinstance(titles, list) or not all(isinstance(t, str) and t.strip() for t in titles):
+            raise TaxonomyError(f"{label}: 'titles' must be a list of phrases (words found in a title)")
         description = raw.get("description")
         if description is not None and not isinstance(description, str):
             raise TaxonomyError(f"{label}: 'description' must be a sentence (text), got {description!r}")
         return Category(slug=slug, label=name.strip(), keywords=keywords,
                         hashtags=[h.strip() for h in hashtags], paths=paths, weights=weights,
-                        examples=[e.strip() for e in examples], description=" ".join((description or "").split()))
+                        examples=[e.strip() for e in examples], description=" ".join((description or "").split()),
+                        titles=[t.strip() for t in titles])
 
     # -- scoring ------------------------------------------------------------
     def _hits(self, toks: list[str]) -> set[tuple[str, tuple[str, ...], float]]:
@@ -760,6 +774,40 @@ class Taxonomy:
         return self._path_slugs[match.group()] if match else None
 
 
+    def title_rule(self, title: str | None) -> tuple[str, str] | None:
+        """``(slug, phrase)`` when the title holds one of a category's ``titles:``
+        phrases (matched as keywords are: case, accents and plurals aside; the
+        first category in the taxonomy's order wins), else None."""
+        if not self._title_index or not title:
+            return None
+        toks = terms(title)
+        found = [(self._order[slug], i, slug, (tok, *rest))
+                 for i, tok in enumerate(toks) for rest, slug, _w in self._title_index.get(tok, ())
+                 if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest]
+        if not found:
+            return None
+        _order, _at, slug, phrase = min(found)
+        return slug, self._title_phrases[(slug, phrase)]
+
+    def title_rules(self, batch: "ItemBatch") -> "np.ndarray":
+        """:meth:`title_rule` for a batch: per item, the imposed category's column
+        in :attr:`slugs`, or -1 (a test checks the two agree)."""
+        import numpy as np
+
+        out = np.full(batch.size, -1, dtype=np.int64)
+        if not self._title_index or not batch.size:
+            return out
+        matcher = getattr(self, "_title_matcher", None)
+        if matcher is None or matcher.generation != TERMS.generation:
+            matcher = self._title_matcher = _KeywordMatcher(_TitleIndex(self._title_index, self._order))
+        keys = matcher.found(*batch.title)
+        docs, entries = np.divmod(keys, matcher.size)
+        columns = matcher.column[entries]
+        # the first category in the taxonomy's order wins: assign from the last column to the first
+        order = np.argsort(-columns, kind="stable")
+        out[docs[order]] = columns[order]
+        return out
+
     # -- batches ------------------------------------------------------------
     def _keyword_matcher(self) -> "_KeywordMatcher":
         matcher = getattr(self, "_matcher", None)
@@ -795,6 +843,13 @@ class Taxonomy:
                 if biased:
                     pts[row, self._order[biased]] += bias
         return pts
+
+
+@dataclass
+class _TitleIndex:
+    """What :class:`_KeywordMatcher` reads of a taxonomy, for its ``titles:`` phrases."""
+    _index: dict[str, list[tuple[tuple[str, ...], str, float]]]
+    _order: dict[str, int]
 
 
 class _KeywordMatcher:
@@ -910,6 +965,9 @@ def classify_item(item: Item, taxonomy: Taxonomy) -> tuple[str, float]:
         forced = taxonomy.path_category(item.canonical_url)
     if forced:
         return forced, 1.0
+    rule = taxonomy.title_rule(item.title)
+    if rule:
+        return rule[0], 1.0
     pts = taxonomy.points(item)
     if not pts:
         return FALLBACK, 0.0

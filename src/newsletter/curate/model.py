@@ -491,6 +491,11 @@ def classify_pending(items: list[Item], taxonomy: "Taxonomy",
     near = model.nearest(matrix)
     for item, slug, score in zip(items, got, scores):
         item.category, item.score = slug, score
+    for row in (taxonomy.title_rules(batch) >= 0).nonzero()[0].tolist():  # a title phrase imposes its category
+        item = items[row]
+        item.category, phrase = taxonomy.title_rule(item.title)
+        item.score = 1.0
+        item.extra["classify_reason"] = f"rubrique imposée par le titre (« {phrase} »)"
     if near is not None:
         best, sims = near
         for row in (sims >= NEAR_CORRECTION).nonzero()[0].tolist():
