@@ -74,7 +74,7 @@ share of suggestions that are right, and the recall of merges + suggestions
 kept items are linked by a suggestion). Targets on held-out: merge precision
 >= 0.95, merges + suggestions recall >= 0.5, suggestion precision >= 0.4.
 
-    .venv/bin/python benchmarks/curate_press.py [tuning|heldout|blind|blind2|...|blind9|all]
+    .venv/bin/python benchmarks/curate_press.py [tuning|heldout|blind|blind2|...|blind11|all]
 """
 
 from __future__ import annotations
@@ -98,7 +98,8 @@ DATA = Path(__file__).resolve().parent / "data"
 BLIND = {"blind": DATA / "press_blind.jsonl", "blind2": DATA / "press_blind2.jsonl", "blind3": DATA / "press_blind3.jsonl",
          "blind4": DATA / "press_blind4.jsonl", "blind5": DATA / "press_blind5.jsonl",
          "blind6": DATA / "press_blind6.jsonl", "blind7": DATA / "press_blind7.jsonl",
-         "blind8": DATA / "press_blind8.jsonl", "blind9": DATA / "press_blind9.jsonl"}
+         "blind8": DATA / "press_blind8.jsonl", "blind9": DATA / "press_blind9.jsonl",
+         "blind10": DATA / "press_blind10.jsonl", "blind11": DATA / "press_blind11.jsonl"}
 
 # Each story template: title forms (a copy picks another form), summary forms, detail sentences.
 SETS = {
