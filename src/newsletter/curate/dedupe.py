@@ -80,7 +80,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 from scipy import sparse
@@ -1151,15 +1151,15 @@ class _Implied:
     co-occurrence is one intersection of two such arrays, cached.
     """
 
-    def __init__(self, batch: _Batch) -> None:
-        self._batch = batch
+    def __init__(self, batch: _Batch | Callable[[], _Batch]) -> None:
+        self._batch = batch  # or how to get it, on first use
         self._index: dict[str, int] | None = None
         self._indptr = np.zeros(1, dtype=np.int64)
         self._items = np.zeros(0, dtype=np.int64)
         self._co: dict[tuple[int, int], int] = {}
 
     def _build(self) -> dict[str, int]:
-        batch = self._batch
+        batch = self._batch if isinstance(self._batch, _Batch) else self._batch()
         rows, tokens = batch.rows, batch.tokens
         size = max(rows.size, 1)
         is_name = np.zeros(size, dtype=bool)
@@ -1193,7 +1193,7 @@ class _Implied:
         if ix is None or iy is None or ix == iy:
             return False
         df_y = self._df(iy)
-        if df_y < IMPLIED_MIN or self._df(ix) < IMPLIED_MIN:
+        if df_y < IMPLIED_MIN or self._df(ix) < df_y:  # the wider name (the city) is named at least as often
             return False
         co = self.co(ix, iy)
         return co >= IMPLIED_MIN and co >= IMPLIED_AT * df_y
@@ -1204,15 +1204,16 @@ class _Implied:
 
 
 def _settle_conflicts(batch: _Batch, conflict: np.ndarray, sims: np.ndarray, pa: np.ndarray, pb: np.ndarray,
-                      at: float, features: Any = None) -> np.ndarray:
+                      at: float, features: Any = None, implied: _Implied | None = None) -> np.ndarray:
     """The conflicts of :func:`_score_rows` (``conflict``, for the pairs ``(pa[k], pb[k])`` of
     the batch's rows), re-checked one by one by :func:`_conflict` with the batch's implied names
     (:class:`_Implied`) for the pairs marked in conflict whose similarity reaches ``at`` (the
     others are not kept whatever their conflict): the conflicts the per-pair code finds.
-    ``features``: row -> :class:`_Features` (default: ``batch.features``)."""
+    ``features``: row -> :class:`_Features` (default: ``batch.features``); ``implied``: by default
+    learnt from the batch itself."""
     features = features or batch.features
     settled = conflict.copy()
-    implied = batch.implied
+    implied = implied or batch.implied
     check = np.flatnonzero(conflict & (sims >= at))
     for k, a, b in zip(check.tolist(), pa[check].tolist(), pb[check].tolist()):
         if not _conflict(features(a), features(b), implied):
@@ -1695,6 +1696,13 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     batch = _batch_features([items[reps[k]] for k in candidates])
     local = {k: j for j, k in enumerate(candidates)}
     feats: dict[int, _Features] = {}
+    # which names imply which (a district its city), learnt from a month's whole batch (the
+    # candidates leave out the items no other resembles, which still say where a district is);
+    # from the candidates for larger batches (their features are computed already)
+    if m <= _ALL_PAIRS and len(candidates) < m:
+        implied = _Implied(lambda: _batch_features([items[i] for i in reps]))
+    else:
+        implied = batch.implied
 
     def feat(k: int) -> _Features:
         got = feats.get(k)
@@ -1712,7 +1720,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         fa, fb = feat(a), feat(b)
         # a conflict settled by the batch's implied names (a city / its district): suggested, never merged
         levels = bool(_conflict(fa, fb))
-        if levels and _conflict(fa, fb, batch.implied):
+        if levels and _conflict(fa, fb, implied):
             return
         sim, parts = pair_similarity(fa, fb, batch.idf)
         if sim < suggest_threshold:
@@ -1730,7 +1738,7 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         pb = np.fromiter((local[b] for _, b in pairs_list), dtype=np.int64, count=len(pairs_list))
         conflict, sims_v, parts_v = _score_rows(batch.rows, batch.weights, pa, pb)
         settled = _settle_conflicts(batch, conflict, sims_v, pa, pb, suggest_threshold,
-                                    lambda j: feat(candidates[j]))
+                                    lambda j: feat(candidates[j]), implied)
         scored.update(pairs_list)
         keep_v = np.flatnonzero(~settled & (sims_v >= suggest_threshold))
         columns = [sims_v[keep_v].tolist(), conflict[keep_v].tolist()] + [
