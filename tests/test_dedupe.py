@@ -469,7 +469,9 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
 
     import numpy as np
 
-    from newsletter.curate.dedupe import _batch_features, _conflict, _features, _score_rows, pair_similarity
+    from newsletter.curate.dedupe import (
+        _batch_features, _conflict, _features, _score_rows, _settle_conflicts, pair_similarity,
+    )
 
     items = [
         press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/1",
@@ -491,6 +493,7 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         press("L'ANRU valide la convention de Roubaix", "https://a.fr/13", summary="L'Alma et l'Épeule concernés."),
         press("L'ANCT valide la convention de Roubaix", "https://a.fr/14", summary=""),
         press("Roubaix : l'Alma obtient une rallonge pour son NPRU", "https://a.fr/15", summary=""),
+        *_marseille_batch(),  # a city in one title, its district in the other: settled by the batch
     ]
     feats = [_features(item) for item in items]
     df = Counter(t for f in feats for t in f.named | f.figures)
@@ -507,6 +510,15 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         assert math.isclose(sims[k], sim, rel_tol=1e-12, abs_tol=1e-12), (items[a].title, items[b].title)
         for name, value in want.items():
             assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name
+    # with the names the batch implies (a district its city), for the pairs worth suggesting
+    settled = _settle_conflicts(batch, conflict, sims, pa, pb, SUGGEST_AT)
+    assert (conflict & ~settled).any()  # some conflict settled: Marseille / Frais-Vallon
+    for k, (a, b) in enumerate(pairs):
+        if sims[k] >= SUGGEST_AT:
+            assert bool(settled[k]) == bool(_conflict(feats[a], feats[b], batch.implied)), (items[a].title,
+                                                                                         items[b].title)
+        else:
+            assert settled[k] == conflict[k]
 
 
 def test_features_computed_together_are_each_items_own():
