@@ -9,7 +9,9 @@ Two items are duplicates when
   two acronyms (ANRU / ANCT) or two other names (Lens / Calais), two years
   or two other figures; a compound name counts by its parts, so "Lille-Sud"
   is Lille and "Lens-Liévin" Lens and Liévin, while "Saint-Denis" stays one
-  place: :func:`_name_parts`), and a
+  place: :func:`_name_parts`; a name is not lacking when a name the other
+  item has implies it in the batch, a district its city: :class:`_Implied`,
+  and such pairs are only suggested), and a
   similarity (:func:`pair_similarity`: the lemmas of titles and summaries
   weighted by their rarity, the names and figures they share; outlet kickers
   and tails, case, accents and punctuation left out) of at least
