@@ -469,7 +469,9 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
 
     import numpy as np
 
-    from newsletter.curate.dedupe import _batch_features, _conflict, _features, _score_rows, pair_similarity
+    from newsletter.curate.dedupe import (
+        _batch_features, _conflict, _features, _score_rows, _settle_conflicts, pair_similarity,
+    )
 
     items = [
         press("Quartiers 2030 : Lens signe son contrat de ville", "https://a.fr/1",
@@ -491,6 +493,7 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         press("L'ANRU valide la convention de Roubaix", "https://a.fr/13", summary="L'Alma et l'Épeule concernés."),
         press("L'ANCT valide la convention de Roubaix", "https://a.fr/14", summary=""),
         press("Roubaix : l'Alma obtient une rallonge pour son NPRU", "https://a.fr/15", summary=""),
+        *_marseille_batch(),  # a city in one title, its district in the other: settled by the batch
     ]
     feats = [_features(item) for item in items]
     df = Counter(t for f in feats for t in f.named | f.figures)
@@ -507,6 +510,15 @@ def test_vectorised_scores_agree_with_the_per_pair_code():
         assert math.isclose(sims[k], sim, rel_tol=1e-12, abs_tol=1e-12), (items[a].title, items[b].title)
         for name, value in want.items():
             assert math.isclose(parts[name][k], value, rel_tol=1e-12, abs_tol=1e-12), name
+    # with the names the batch implies (a district its city), for the pairs worth suggesting
+    settled = _settle_conflicts(batch, conflict, sims, pa, pb, SUGGEST_AT)
+    assert (conflict & ~settled).any()  # some conflict settled: Marseille / Frais-Vallon
+    for k, (a, b) in enumerate(pairs):
+        if sims[k] >= SUGGEST_AT:
+            assert bool(settled[k]) == bool(_conflict(feats[a], feats[b], batch.implied)), (items[a].title,
+                                                                                         items[b].title)
+        else:
+            assert settled[k] == conflict[k]
 
 
 def test_features_computed_together_are_each_items_own():
@@ -582,3 +594,66 @@ def test_french_dictionary_cached_in_a_file_rebuilt_when_unreadable(tmp_path, mo
     cache.write_bytes(b"\x00garbage")  # unreadable: rebuilt and rewritten
     assert french_dictionary() == table
     assert cache.stat().st_size > 1000
+
+
+def _marseille_batch() -> list[Item]:
+    # a month's batch in which every Frais-Vallon item but one says Marseille, and Marseille is named more
+    # often than Frais-Vallon (other quarters, the whole town): Frais-Vallon implies Marseille, not the reverse
+    return [
+        press("Marseille : un adolescent de 16 ans tué par balles à Frais-Vallon", "https://a.fr/1",
+              summary="Un adolescent de 16 ans a été tué par balles dans la nuit de samedi à dimanche "
+                      "au pied d'un immeuble de Frais-Vallon, dans le 13e arrondissement.", outlet="La Provence"),
+        press("Frais-Vallon : Adam, 16 ans, abattu au pied de son immeuble", "https://b.fr/2",
+              summary="Adam, 16 ans, a été abattu par balles au pied de son immeuble dans la nuit de samedi "
+                      "à dimanche. Les habitants de la cité sont sous le choc.", outlet="BFM"),
+        press("Marseille : la rénovation des tours de Frais-Vallon votée par la métropole", "https://c.fr/3",
+              summary="Les élus de Marseille ont voté la rénovation des tours de Frais-Vallon.", outlet="Marsactu"),
+        press("Frais-Vallon : le centre social de Marseille rouvre ses portes", "https://d.fr/4",
+              summary="Fermé depuis un an, le centre social de Frais-Vallon rouvre.", outlet="Made in Marseille"),
+        press("Marseille : le métro prolongé jusqu'à la Castellane", "https://e.fr/5",
+              summary="La Castellane sera desservie par le métro en 2030.", outlet="La Provence"),
+        press("Marseille : le budget des centres sociaux adopté", "https://f.fr/6",
+              summary="Le conseil municipal de Marseille a adopté le budget des centres sociaux.", outlet="Marsactu"),
+    ]
+
+
+def test_a_city_named_in_one_copy_and_its_district_in_the_other_are_suggested_never_merged():
+    # outlets name a story's place at different levels: the batch teaches that Frais-Vallon is in Marseille
+    items = _marseille_batch()
+    city, district = items[0], items[1]
+    result = dedupe(items)
+    assert city in result.kept and district in result.kept  # a name apart: never merged automatically
+    assert district.url in city.suggested and city.url in district.suggested
+    (suggestion,) = [s for s in result.suggestions if {s["url"], s["other_url"]} == {city.url, district.url}]
+    assert "noms différents mais liés" in suggestion["explanation"]
+    assert suggestion["similarity"] >= SUGGEST_AT
+    # alone, the pair teaches nothing: the names stay apart
+    alone = dedupe([press(city.title, city.url, summary=city.summary, outlet=city.outlet),
+                    press(district.title, district.url, summary=district.summary, outlet=district.outlet)])
+    assert alone.suggestions == []
+
+
+def test_two_quarters_of_one_town_and_two_towns_stay_apart_though_the_batch_names_them_together():
+    # most Lens items name the Grande Résidence: still Lens does not imply it (the quarter is named less
+    # often than its town), so another Lens quarter's story is not the Grande Résidence's
+    items = [
+        press("Lens : la Grande Résidence attend ses travaux de rénovation", "https://a.fr/1",
+              summary="Les habitants de la Grande Résidence attendent les travaux de rénovation promis.",
+              outlet="La Voix du Nord"),
+        press("Lens : la cité des Provinces attend ses travaux de rénovation", "https://b.fr/2",
+              summary="Les habitants de la cité des Provinces attendent les travaux de rénovation promis.",
+              outlet="L'Avenir de l'Artois"),
+        press("Grande Résidence : une réunion publique à Lens sur les travaux", "https://c.fr/3",
+              summary="La ville de Lens réunit les habitants de la Grande Résidence.", outlet="Nord Éclair"),
+        press("Lens : la Grande Résidence aura sa maison de santé", "https://d.fr/4",
+              summary="Une maison de santé ouvrira à la Grande Résidence.", outlet="La Voix du Nord"),
+        press("Quartiers 2030 : Lens signe son contrat de ville", "https://e.fr/5",
+              summary="La ville de Lens a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Éclair"),
+        press("Quartiers 2030 : Calais signe son contrat de ville", "https://f.fr/6",
+              summary="La ville de Calais a signé son contrat Quartiers 2030 avec l'État.", outlet="Nord Littoral"),
+    ]
+    quarter, other_quarter, *_, lens, calais = items
+    result = dedupe(items)
+    assert len(result.kept) == len(items)
+    assert other_quarter.url not in quarter.suggested and quarter.url not in other_quarter.suggested
+    assert calais.url not in lens.suggested and lens.url not in calais.suggested

@@ -9,7 +9,9 @@ Two items are duplicates when
   two acronyms (ANRU / ANCT) or two other names (Lens / Calais), two years
   or two other figures; a compound name counts by its parts, so "Lille-Sud"
   is Lille and "Lens-Liévin" Lens and Liévin, while "Saint-Denis" stays one
-  place: :func:`_name_parts`), and a
+  place: :func:`_name_parts`; a name is not lacking when a name the other
+  item has implies it in the batch, a district its city: :class:`_Implied`,
+  and such pairs are only suggested), and a
   similarity (:func:`pair_similarity`: the lemmas of titles and summaries
   weighted by their rarity, the names and figures they share; outlet kickers
   and tails, case, accents and punctuation left out) of at least
@@ -80,7 +82,7 @@ from dataclasses import dataclass, field
 from itertools import chain, repeat
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import IO, Any, Callable, Iterable
 
 import numpy as np
 from scipy import sparse
@@ -1030,7 +1032,16 @@ class _Batch:
     outlets: list[str]
     # names, title's, figures, title's, title's acronyms
     small: list[tuple[frozenset[str], frozenset[str], frozenset[str], frozenset[str], frozenset[str]]]
+    names: tuple[np.ndarray, np.ndarray] | None = None  # each item's names (title + summary), CSR
     _idf: dict[str, float] | None = None
+    _implied: _Implied | None = None
+
+    @property
+    def implied(self) -> _Implied:
+        """Which names imply which in this batch (built on first use)."""
+        if self._implied is None:
+            self._implied = _Implied(self)
+        return self._implied
 
     @property
     def idf(self) -> dict[str, float]:
@@ -1111,7 +1122,111 @@ def _batch_features(items: list[Item]) -> _Batch:
     weights = np.array([math.log(1 + total / c) for c in df.tolist()], dtype=np.float64)
     tokens = list(vocab)
     return _Batch(rows=rows, weights=weights, tokens=tokens,
-                  outlets=[fold(item.outlet or "").strip() for item in items], small=small)
+                  outlets=[fold(item.outlet or "").strip() for item in items], small=small, names=names)
+
+
+# Names implied by others (see _Implied): y implies x when at least this share
+# of the batch's items naming y name x too, and at least IMPLIED_MIN items name both.
+IMPLIED_AT = 0.5
+IMPLIED_MIN = 2
+
+
+class _Implied:
+    """Which names imply which, learnt from a batch of items (:class:`_Batch`).
+
+    Outlets name a story's place at different levels: "Marseille : un
+    adolescent tué par balles à Frais-Vallon" / "Frais-Vallon : Adam, 16 ans,
+    abattu au pied de son immeuble"; Montpellier / la Mosson, Toulouse / la
+    Reynerie, Nîmes / Pissevin. No list of France's districts says which
+    quarter is in which town, but the batch does: name y implies name x when
+    most of the items naming y also name x, ``co(x, y) / df(y) >=
+    IMPLIED_AT`` with ``co(x, y) >= IMPLIED_MIN`` (counted over the items'
+    ``named`` sets): every Frais-Vallon item says Marseille, so Frais-Vallon
+    implies Marseille; most Marseille items name another quarter or none, so
+    Marseille implies none of its quarters, and two quarters of one town (or
+    two towns) never imply each other unless the batch keeps naming them
+    together. A lone co-occurrence implies nothing (``IMPLIED_MIN``), and x
+    must be named at least as often as y (the wider name, the city, is the
+    more often named): in a small batch most Lens items may be about its
+    Grande Résidence, and Lens must still not imply that quarter (measured on
+    the press watches, benchmarks/curate_press.py: that rule costs little
+    recall). Two copies of one story count twice; so the pairs a conflict
+    is settled for are suggested to the officer, never merged automatically.
+
+    Lazy, so that the 100k benchmark stays within budget: only the batch's
+    name tokens are indexed (name -> the sorted ids of the items naming it,
+    one stable sort of those entries, on first use), and each pair's
+    co-occurrence is one intersection of two such arrays, cached.
+    """
+
+    def __init__(self, batch: _Batch | Callable[[], _Batch]) -> None:
+        self._batch = batch  # or how to get it, on first use
+        self._index: dict[str, int] | None = None
+        self._indptr = np.zeros(1, dtype=np.int64)
+        self._items = np.zeros(0, dtype=np.int64)
+        self._co: dict[tuple[int, int], int] = {}
+
+    def _build(self) -> dict[str, int]:
+        batch = self._batch if isinstance(self._batch, _Batch) else self._batch()
+        rows, tokens = batch.rows, batch.tokens
+        size = max(rows.size, 1)
+        is_name = np.zeros(size, dtype=bool)
+        if batch.names is not None:
+            is_name[batch.names[1]] = True
+        ids = rows.named[1]
+        keep = is_name[ids]
+        owners, ids = _owners(rows.named)[keep], ids[keep]
+        self._items = owners[np.argsort(ids, kind="stable")]  # by name, each name's items in order
+        self._indptr = np.concatenate(([0], np.cumsum(np.bincount(ids, minlength=size)))).astype(np.int64)
+        self._index = {tokens[k]: k for k in np.flatnonzero(is_name).tolist()}
+        return self._index
+
+    def _df(self, k: int) -> int:
+        return int(self._indptr[k + 1] - self._indptr[k])
+
+    def co(self, x: int, y: int) -> int:
+        """How many of the batch's items name both (token ids)."""
+        key = (x, y) if x < y else (y, x)
+        got = self._co.get(key)
+        if got is None:
+            ptr, items = self._indptr, self._items
+            got = self._co[key] = len(np.intersect1d(items[ptr[x]:ptr[x + 1]], items[ptr[y]:ptr[y + 1]],
+                                                     assume_unique=True))
+        return got
+
+    def implies(self, y: str, x: str) -> bool:
+        """Whether name ``y`` implies name ``x`` in the batch (see the class doc)."""
+        index = self._index if self._index is not None else self._build()
+        ix, iy = index.get(x), index.get(y)
+        if ix is None or iy is None or ix == iy:
+            return False
+        df_y = self._df(iy)
+        if self._df(ix) < df_y or df_y < IMPLIED_MIN:  # the wider name (the city) is named at least as often
+            return False
+        co = self.co(ix, iy)
+        return co >= IMPLIED_MIN and co >= IMPLIED_AT * df_y
+
+    def by_any(self, x: str, names: Iterable[str]) -> bool:
+        """Whether one of ``names`` implies ``x``."""
+        return any(self.implies(y, x) for y in names)
+
+
+def _settle_conflicts(batch: _Batch, conflict: np.ndarray, sims: np.ndarray, pa: np.ndarray, pb: np.ndarray,
+                      at: float, features: Any = None, implied: _Implied | None = None) -> np.ndarray:
+    """The conflicts of :func:`_score_rows` (``conflict``, for the pairs ``(pa[k], pb[k])`` of
+    the batch's rows), re-checked one by one by :func:`_conflict` with the batch's implied names
+    (:class:`_Implied`) for the pairs marked in conflict whose similarity reaches ``at`` (the
+    others are not kept whatever their conflict): the conflicts the per-pair code finds.
+    ``features``: row -> :class:`_Features` (default: ``batch.features``); ``implied``: by default
+    learnt from the batch itself."""
+    features = features or batch.features
+    settled = conflict.copy()
+    implied = implied or batch.implied
+    check = np.flatnonzero(conflict & (sims >= at))
+    for k, a, b in zip(check.tolist(), pa[check].tolist(), pb[check].tolist()):
+        if not _conflict(features(a), features(b), implied):
+            settled[k] = False
+    return settled
 
 
 # Decision thresholds on :func:`pair_similarity`. MERGE_AT was tuned on the
@@ -1138,7 +1253,7 @@ def _wsum(idf: dict[str, float], tokens: frozenset[str]) -> float:
     return sum(map(idf.get, tokens, repeat(1.0)))
 
 
-def _conflict(fa: _Features, fb: _Features) -> str | None:
+def _conflict(fa: _Features, fb: _Features, implied: _Implied | None = None) -> str | None:
     """Why two items cannot be one story, whatever their words share, or None.
 
     Two titles naming each a place, person or organisation the other item does
@@ -1148,8 +1263,19 @@ def _conflict(fa: _Features, fb: _Features) -> str | None:
     acronyms (ANRU / ANCT) or two other names, two years or two other figures
     (an acronym or a year in one title and a place or a count in the other are
     details two outlets chose differently).
+
+    A name is not missing from the other item when a name it has implies it
+    in the batch (``implied``, see :class:`_Implied`): "Marseille : un
+    adolescent tué à Frais-Vallon" / "Frais-Vallon : Adam, 16 ans, abattu"
+    name one story at two levels (every Frais-Vallon item of the batch says
+    Marseille), while "Lens : … la Grande Résidence" / "Lens : … la cité 12"
+    stay two (Lens, named far more often, implies neither of its quarters).
     """
     a_only, b_only = fa.title_names - fb.named, fb.title_names - fa.named
+    if a_only and b_only and implied is not None:
+        # a name the other item has implies this one (its district, its city): no detail of another story
+        a_only = frozenset(x for x in a_only if not implied.by_any(x, fb.names))
+        b_only = frozenset(x for x in b_only if not implied.by_any(x, fa.names)) if a_only else b_only
     if a_only and b_only:
         # of one kind: two organisations by their acronyms (ANRU / ANCT), or two places or people
         # (Lens / Calais); an acronym in one title and a place in the other are two outlets' details
@@ -1578,6 +1704,13 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     batch = _batch_features([items[reps[k]] for k in candidates])
     local = {k: j for j, k in enumerate(candidates)}
     feats: dict[int, _Features] = {}
+    # which names imply which (a district its city), learnt from a month's whole batch (the
+    # candidates leave out the items no other resembles, which still say where a district is);
+    # from the candidates for larger batches (their features are computed already)
+    if m <= _ALL_PAIRS and len(candidates) < m:
+        implied = _Implied(lambda: _batch_features([items[i] for i in reps]))
+    else:
+        implied = batch.implied
 
     def feat(k: int) -> _Features:
         got = feats.get(k)
@@ -1593,15 +1726,18 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
     def score(a: int, b: int) -> None:
         scored.add((a, b))
         fa, fb = feat(a), feat(b)
-        if _conflict(fa, fb):
+        # a conflict settled by the batch's implied names (a city / its district): suggested, never merged
+        levels = bool(_conflict(fa, fb))
+        if levels and _conflict(fa, fb, implied):
             return
         sim, parts = pair_similarity(fa, fb, batch.idf)
         if sim < suggest_threshold:
             return
         same_outlet = bool(fa.outlet) and fa.outlet == fb.outlet
-        if sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
+        if not levels and sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
             strong[(a, b)] = sim
         parts["same_outlet"] = float(same_outlet)
+        parts["levels"] = float(levels)
         links.append((sim, a, b, parts))
 
     # the candidates scored all at once (the same formulas as score(), vectorised)
@@ -1609,18 +1745,22 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         pa = np.fromiter((local[a] for a, _ in pairs_list), dtype=np.int64, count=len(pairs_list))
         pb = np.fromiter((local[b] for _, b in pairs_list), dtype=np.int64, count=len(pairs_list))
         conflict, sims_v, parts_v = _score_rows(batch.rows, batch.weights, pa, pb)
+        settled = _settle_conflicts(batch, conflict, sims_v, pa, pb, suggest_threshold,
+                                    lambda j: feat(candidates[j]), implied)
         scored.update(pairs_list)
-        keep_v = np.flatnonzero(~conflict & (sims_v >= suggest_threshold))
-        columns = [sims_v[keep_v].tolist()] + [parts_v[name][keep_v].tolist() for name in _PARTS]
+        keep_v = np.flatnonzero(~settled & (sims_v >= suggest_threshold))
+        columns = [sims_v[keep_v].tolist(), conflict[keep_v].tolist()] + [
+            parts_v[name][keep_v].tolist() for name in _PARTS]
         outlets = batch.outlets
-        for k, sim, *values in zip(keep_v.tolist(), *columns):
+        for k, sim, levels, *values in zip(keep_v.tolist(), *columns):
             a, b = pairs_list[k]
             outlet_a = outlets[local[a]]
             same_outlet = bool(outlet_a) and outlet_a == outlets[local[b]]
-            if sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
+            if not levels and sim >= (max(threshold, SAME_OUTLET_MERGE_AT) if same_outlet else threshold):
                 strong[(a, b)] = sim
             parts = dict(zip(_PARTS, values))
             parts["same_outlet"] = float(same_outlet)
+            parts["levels"] = float(levels)
             links.append((sim, a, b, parts))
     links.sort(key=lambda e: (-e[0], e[1], e[2]))
 
@@ -1742,6 +1882,8 @@ def _dedupe(items: list[Item], threshold: float, suggest_threshold: float) -> De
         y.suggested.append(x.url)
         if parts.get("same_outlet"):
             why = "même média : peut-être une mise à jour du même sujet"
+        elif parts.get("levels"):
+            why = "noms différents mais liés dans ce lot (une ville et l'un de ses quartiers, par exemple)"
         elif (a, b) in strong:
             why = "proche d'une information déjà regroupée avec une autre"
         else:
