@@ -1239,8 +1239,9 @@ def _settle_conflicts(batch: _Batch, conflict: np.ndarray, sims: np.ndarray, pa:
 # reading of names and figures by kind, every pair of a month's batch compared
 # and three suggestions per item at most were chosen on the first two of them;
 # the others, each measured once, are in benchmarks/curate_press.py (the last
-# six, after every choice: merges + suggestions 0.469-0.712 of their copy
-# pairs, 0.615 pooled; suggestions 0.62-0.85 right; merges 1.0 precise). A
+# ten, after the choices of their time: merges + suggestions 0.469-0.712 of
+# their copy pairs, 0.608 pooled; suggestions 0.62-0.85 right; merges 1.0
+# precise). A
 # suggestion costs the officer one click; the issue asks that 40 % be right.
 MERGE_AT = 0.6      # at or above (and no conflict): merged automatically
 SUGGEST_AT = 0.2    # at or above: suggested to the officer as possibly the same story
