@@ -214,14 +214,20 @@ def test_the_shipped_rubrics_each_have_a_description(taxonomy):
         assert len(description) > 40 and "\n" not in description and description == description.strip(), slug
 
 
-@pytest.mark.parametrize("value", ["[soins, prévention]", "3", "{texte: soins}"])
-def test_a_description_that_is_not_text_is_refused_naming_the_category(tmp_path, value):
-    path = small(tmp_path, "categories:\n  - {slug: sante, label: Santé, hashtags: [], description: " + value + "}\n"
+@pytest.mark.parametrize("key, value, says", [
+    ("description", "[soins, prévention]", "'description' must be"),
+    ("description", "3", "'description' must be"),
+    ("description", "{texte: soins}", "'description' must be"),
+    ("titles", "recrute", "'titles' must be a list"),
+    ("titles", "[\"\"]", "'titles' must be a list"),
+    ("titles", "[\"!!\"]", "title phrase '!!' has no letters"),
+])
+def test_a_description_or_title_phrase_of_the_wrong_kind_is_refused_naming_the_category(tmp_path, key, value, says):
+    path = small(tmp_path, f"categories:\n  - {{slug: sante, label: Santé, hashtags: [], {key}: {value}}}\n"
                            "  - {slug: autres, label: Autres, hashtags: []}\n")
     with pytest.raises(TaxonomyError) as err:
         Taxonomy.load(path)
-    assert str(path) in str(err.value)
-    assert "category #1 ('sante')" in str(err.value) and "'description' must be" in str(err.value)
+    assert str(path) in str(err.value) and "'sante'" in str(err.value) and says in str(err.value)
 
 
 def test_a_job_offer_goes_to_the_rubric_its_title_phrase_imposes_whatever_its_subject(taxonomy):
@@ -265,15 +271,6 @@ def test_title_rules_of_a_batch_are_those_of_each_title(tmp_path):
         "vie", "sante", None, None, "sante", "vie", None]  # the first category in the file wins
     assert rules == [taxonomy.slugs.index(r[0]) if r else -1 for r in one_by_one]
     assert one_by_one[5] == ("vie", "offre d'emploi")
-
-
-@pytest.mark.parametrize("value", ["recrute", "[\"\"]", "[\"!!\"]"])
-def test_title_phrases_that_are_not_words_are_refused_naming_the_category(tmp_path, value):
-    path = small(tmp_path, "categories:\n  - {slug: vie, label: Vie, hashtags: [], titles: " + value + "}\n"
-                           "  - {slug: autres, label: Autres, hashtags: []}\n")
-    with pytest.raises(TaxonomyError) as err:
-        Taxonomy.load(path)
-    assert str(path) in str(err.value) and "'vie'" in str(err.value) and "title" in str(err.value)
 
 
 def test_missing_taxonomy_file(tmp_path):
