@@ -557,8 +557,10 @@ class Taxonomy:
                 toks = tuple(terms(phrase))
                 if not toks:
                     raise TaxonomyError(f"{where}: category {cat.slug!r}: title phrase {phrase!r} has no letters")
+                if (cat.slug, toks) in self._title_phrases:  # the same phrase once more (a plural)
+                    continue
                 self._title_index.setdefault(toks[0], []).append((toks[1:], cat.slug, 1.0))
-                self._title_phrases.setdefault((cat.slug, toks), phrase.strip())
+                self._title_phrases[(cat.slug, toks)] = phrase.strip()
         self._path_slugs: dict[str, str] = {}
         for prefix, slug in self._paths:
             self._path_slugs.setdefault(prefix, slug)
@@ -691,15 +693,7 @@ class Taxonomy:
         """Distinct keywords found in ``toks``; a keyword found only inside a
         longer keyword of the same category ("renouvellement urbain" inside
         "projet de renouvellement urbain") does not count again."""
-        matches: list[tuple[int, int, str, tuple[str, ...], float]] = []
-        index = self._index
-        for i, tok in enumerate(toks):
-            entries = index.get(tok)
-            if not entries:
-                continue
-            for rest, slug, weight in entries:
-                if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest:
-                    matches.append((i, i + 1 + len(rest), slug, (tok, *rest), weight))
+        matches = _phrase_matches(toks, self._index)
         if len(matches) > 1:
             matches.sort(key=lambda m: m[0] - m[1])  # longest first
             spans: dict[str, list[tuple[int, int]]] = {}
@@ -780,10 +774,8 @@ class Taxonomy:
         first category in the taxonomy's order wins), else None."""
         if not self._title_index or not title:
             return None
-        toks = terms(title)
-        found = [(self._order[slug], i, slug, (tok, *rest))
-                 for i, tok in enumerate(toks) for rest, slug, _w in self._title_index.get(tok, ())
-                 if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest]
+        found = [(self._order[slug], start, slug, phrase)
+                 for start, _end, slug, phrase, _w in _phrase_matches(terms(title), self._title_index)]
         if not found:
             return None
         _order, _at, slug, phrase = min(found)
@@ -843,6 +835,18 @@ class Taxonomy:
                 if biased:
                     pts[row, self._order[biased]] += bias
         return pts
+
+
+def _phrase_matches(toks: list[str], index: dict[str, list[tuple[tuple[str, ...], str, float]]]
+                    ) -> list[tuple[int, int, str, tuple[str, ...], float]]:
+    """Every phrase of ``index`` (first term -> (rest, slug, weight)) found in ``toks``:
+    ``(start, end, slug, phrase, weight)``, in the order of the text."""
+    matches = []
+    for i, tok in enumerate(toks):
+        for rest, slug, weight in index.get(tok, ()):
+            if not rest or tuple(toks[i + 1: i + 1 + len(rest)]) == rest:
+                matches.append((i, i + 1 + len(rest), slug, (tok, *rest), weight))
+    return matches
 
 
 @dataclass
