@@ -288,6 +288,52 @@ def test_the_model_learns_from_the_taxonomys_training_pages(tmp_path):
     assert without.training == []
 
 
+def test_a_training_page_with_a_summary_is_also_learnt_from_its_title_alone(tmp_path):
+    """About one item in six comes without a summary: the model learns each training
+    page as it reads items, title and summary, and also from its title alone at half
+    its weight; a page without a summary is learnt once."""
+    from newsletter.curate.model import TITLE_ONLY_WEIGHT, TRAINING_WEIGHT
+
+    tax = Taxonomy.from_dict(yaml.safe_load(_SMALL_TAXONOMY))
+    tax.training = [("Dépistage du diabète", "Prévention et dépistage gratuits au centre social.", "sante"),
+                    ("Atelier de réparation de bicyclettes", "", "velo")]
+    data = training_set(tax)
+    learnt = [(text, label, weight) for text, label, weight in zip(data.texts, data.labels, data.weights)
+              if "Dépistage du" in text or "Atelier de" in text]
+    assert learnt == [
+        (item_text("Dépistage du diabète", "Prévention et dépistage gratuits au centre social."), "sante",
+         TRAINING_WEIGHT),
+        (item_text("Dépistage du diabète"), "sante", TRAINING_WEIGHT * TITLE_ONLY_WEIGHT),
+        (item_text("Atelier de réparation de bicyclettes"), "velo", TRAINING_WEIGHT),
+    ]
+
+
+def test_a_taxonomy_of_two_rubrics_is_classified_by_both_of_its_models():
+    """With two categories the SVM has one margin, not one per category: the
+    probabilities are still a distribution over both, and both models learn."""
+    tax = Taxonomy.from_dict(yaml.safe_load("""
+categories:
+  - slug: velo
+    label: Vélo
+    hashtags: []
+    keywords: [vélo]
+  - slug: autres
+    label: Autres
+    hashtags: []
+"""))
+    tax.training = [("Pistes cyclables et stationnement des bicyclettes", "", "velo"),
+                    ("Bourse aux bicyclettes d'occasion", "", "velo"),
+                    ("Élection du conseil municipal", "", "autres"),
+                    ("Fermeture de la mairie annexe pendant les fêtes", "", "autres")]
+    model = TextModel.train(tax)
+    probs = model.predict(["Réparer sa bicyclette", "La mairie annexe rouvre"])
+    assert all(set(p) == {"velo", "autres"} and abs(sum(p.values()) - 1) < 1e-9 for p in probs)
+    assert probs[0]["velo"] > 0.5 > probs[1]["velo"]
+    got = items(("Réparer sa bicyclette", ""), ("La mairie annexe rouvre", ""))
+    classify(got, tax)
+    assert [i.category for i in got] == ["velo", "autres"]
+
+
 def test_a_missing_or_broken_training_file_names_the_culprit(tmp_path):
     path = tmp_path / "taxonomy.yaml"
     path.write_text(_SMALL_TAXONOMY + "training: nowhere.jsonl\n", encoding="utf-8")
