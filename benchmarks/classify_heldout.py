@@ -23,19 +23,22 @@ taxonomy's vocabulary was not tuned on (all but the first two).
 ``--grid`` prints that figure for Naive Bayes smoothing x ``model_weight`` x
 ``summary_weight``; the shipped settings are its best cell.
 
-Fresh data, never tuned on: ``benchmarks/data/classify_fresh10.jsonl`` (135
-pages from real pages, written blind by two authors at once and labelled by
-the second version of the taxonomy's rubric descriptions, see step 13; the same parity split of the
+Fresh data, never tuned on: ``benchmarks/data/classify_fresh13.jsonl``
+(pages from real pages, written blind by two authors at once and labelled by
+the second version of the taxonomy's rubric descriptions, see step 14; the same parity split of the
 real pages' URLs keeps them apart from the training sets, and none of its
-real pages is in another set). Read only with ``--fresh`` (the lead, once,
+real pages is in another set, compared without scheme, ``www.`` and trailing
+slash). Read only with ``--fresh`` (the lead, once,
 after the settings were chosen); scored by the shipped taxonomy and all its
 training pages, as a new centre would be.
+``classify_fresh12.jsonl`` (135 pages), ``classify_fresh11.jsonl`` (147),
+``classify_fresh10.jsonl`` (135),
 ``classify_fresh9.jsonl`` (147 pages), ``classify_fresh8.jsonl`` (114),
 ``classify_fresh7.jsonl`` (115),
 ``classify_fresh6.jsonl`` (57),
 ``classify_fresh5.jsonl`` (154), ``classify_fresh4.jsonl`` (57) and
 ``classify_fresh3.jsonl`` (150) were the fresh sets before: each measured
-once (steps 6 to 13 below), then made development data.
+once (steps 6 to 14 below), then made development data.
 
 Development data (may be looked at, and is, to choose settings):
 
@@ -275,6 +278,46 @@ Protocol, in order (what was looked at, when):
    396 pages), each measured once with the classifier of its time: 0.806
    pooled; the release at the start of this stop: 0.715. The eight fresh sets together: 0.812 on 929 pages.
    The target of 0.85 is NOT reached.
+14. Stop 13: fresh10 joined the development data (19 sets, 2,290 training
+   pages): pooled 0.855 (0.815 on fresh10, as measured). The learners of
+   step 9 measured again with the larger data: a linear SVM (scikit-learn's
+   ``LinearSVC``) beside Naive Bayes, their probabilities averaged (the SVM's
+   margins through a softmax at temperature 0.3), pooled **0.870** (fresh8-10
+   0.816 -> 0.838); logistic regression beside Naive Bayes 0.856-0.860, the
+   SVM alone 0.853-0.865; C 1-30, temperature 0.15-0.6 and the SVM's share
+   0.2-0.7 within 0.861-0.871, C 0.1-0.3 lower (0.850-0.860)
+   (``curate/model.py``). Then inclusive job titles as
+   title phrases of vie-du-reseau ("médiateur·trice", "chef·fe",
+   "référent·e", "CDD"...: 5, 3, 2, 6 development pages, all job offers;
+   "chargé·e" left out: 17 offers but two portraits of a profession),
+   0.872; and every training page with a summary also learnt from its title
+   alone at half weight (15 % of the pages have no summary), **0.875**.
+   Tried, not kept: the source's name read as words (0.868 against 0.872),
+   the four early synthetic sets at half weight (0.865 against 0.875), and
+   with Naive Bayes alone the title counted 1 or 3 times and the keywords or
+   examples as training texts at 0.3 or 3 times their weight (within
+   0.850-0.855); with the SVM ``model_min`` 0.1/0.25 and ``model_weight``
+   5/50 (0.863-0.869 against 0.870). ``--fresh`` on ``classify_fresh11.jsonl`` (147 pages by two
+   authors labelled by the descriptions' second version, about 28 of them
+   centres'), run once by the lead: **0.871** (keywords alone 0.728; author
+   A 0.867, author B 0.874; 24 pages without a summary 0.917); the release
+   at the start of this stop scores it 0.837. fresh11 then joined the
+   development data (20 sets, 2,437 pages), and ``--fresh`` on
+   ``classify_fresh12.jsonl`` (135 pages, two more authors each asked for at
+   least five pages of every rubric, about 15 of them centres'): **0.874**
+   (keywords alone 0.733; author A 0.849, author B 0.903); the release at
+   the start of this stop 0.867 (so fresh12 is an easier set than fresh8-10:
+   on it the gain is small). The two sets together: 0.872 on 282 pages
+   (start of this stop 0.851). The target of 0.85 is reached on both.
+   Caveat, measured on the development sets: against the labels their
+   authors gave BEFORE the relabelling by the descriptions (14 sets, 1,567
+   pages, 102 labels changed since), the same leave-one-set-out scores
+   0.832 (start of this stop 0.831): a labeller filing by other habits than
+   the descriptions gets about 0.83; the descriptions (shown to the
+   officer) and the officer's corrections are how a centre's own habits
+   are learnt. fresh12 then joined the development data (21 sets, 2,572
+   pages): pooled 0.875; SVM C 1 (0.875, trains in 0.2 s) rather than 3
+   (0.875, 0.35 s).
 
 Also printed: the cross-validated accuracy when the other folds' pages are
 also given as the officer's corrections (what a few months of corrections teach
