@@ -288,7 +288,7 @@ def test_the_model_learns_from_the_taxonomys_training_pages(tmp_path):
     assert without.training == []
 
 
-def test_a_training_page_with_a_summary_is_also_learnt_from_its_title_alone(tmp_path):
+def test_a_training_page_with_a_summary_is_also_learnt_from_its_title_alone():
     """About one item in six comes without a summary: the model learns each training
     page as it reads items, title and summary, and also from its title alone at half
     its weight; a page without a summary is learnt once."""

@@ -135,7 +135,10 @@ TITLE_ONLY_WEIGHT = 0.5
 # With the IDF of the training file, pages of the development data with
 # different labels are at most 0.44 alike (one pair, the same training
 # course labelled twice; 99.9 % of pairs under 0.16); a reworded copy of a
-# corrected title, about 0.46.
+# corrected title, about 0.46. Measured again with 2,572 training pages (and
+# their titles alone): two pairs of differently labelled pages from 0.45, the
+# most alike (0.61) one newsletter issue written up by two authors who filed
+# it differently; 99.9 % of pairs under 0.12.
 NEAR_CORRECTION = 0.45
 # Naive Bayes smoothing.
 ALPHA = 0.2
