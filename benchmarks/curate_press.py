@@ -97,6 +97,17 @@ suggestions 0.62-0.85 right, merges 1.0 precise.
   merges 1.0 precise; suggestions 0.658 and 0.852 right; merges +
   suggestions **0.598** and **0.679** (the release at the start of this
   stop: 0.591 and 0.679).
+* ``blind14`` (193 items, 147 copy pairs, 36 groups of hard negatives; Grand
+  Est, Auvergne-Rhône-Alpes and Bourgogne-Franche-Comté with their outlets)
+  and ``blind15`` (201 items, 187 copy pairs, 34 groups; Occitanie,
+  Nouvelle-Aquitaine, Provence-Alpes-Côte d'Azur and the overseas
+  departments), two more engineers (stop 13, dedupe unchanged since
+  blind12), measured once by the lead: merges 1.0 precise; suggestions
+  0.735 and 0.776 right; merges + suggestions **0.592** and **0.535**.
+  The twelve sets measured once after the choices of their time (blind4 to
+  blind15, 2,000 copy pairs): merges + suggestions 0.600 pooled, ten of
+  twelve at least 0.5 (blind7 0.469, blind10 0.486), suggestions 0.62-0.85
+  right, merges 1.0 precise.
 
 Over the ten sets measured once after every choice of their time (blind4-13,
 1,666 copy pairs): merges + suggestions **0.608** of the copy pairs (0.469 to
@@ -109,7 +120,7 @@ share of suggestions that are right, and the recall of merges + suggestions
 kept items are linked by a suggestion). Targets on held-out: merge precision
 >= 0.95, merges + suggestions recall >= 0.5, suggestion precision >= 0.4.
 
-    .venv/bin/python benchmarks/curate_press.py [tuning|heldout|blind|blind2|...|blind13|all]
+    .venv/bin/python benchmarks/curate_press.py [tuning|heldout|blind|blind2|...|blind15|all]
 """
 
 from __future__ import annotations
@@ -135,7 +146,8 @@ BLIND = {"blind": DATA / "press_blind.jsonl", "blind2": DATA / "press_blind2.jso
          "blind6": DATA / "press_blind6.jsonl", "blind7": DATA / "press_blind7.jsonl",
          "blind8": DATA / "press_blind8.jsonl", "blind9": DATA / "press_blind9.jsonl",
          "blind10": DATA / "press_blind10.jsonl", "blind11": DATA / "press_blind11.jsonl",
-         "blind12": DATA / "press_blind12.jsonl", "blind13": DATA / "press_blind13.jsonl"}
+         "blind12": DATA / "press_blind12.jsonl", "blind13": DATA / "press_blind13.jsonl",
+         "blind14": DATA / "press_blind14.jsonl", "blind15": DATA / "press_blind15.jsonl"}
 
 # Each story template: title forms (a copy picks another form), summary forms, detail sentences.
 SETS = {
